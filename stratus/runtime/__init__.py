@@ -1,0 +1,1 @@
+"""The runtime every service shares: config, database, message bus, REST conventions, runner."""

@@ -1,0 +1,91 @@
+"""The parts a Stratus process can run, and the services they belong to.
+
+A part is a plain object: an API (an ASGI app on a port) or a worker (started and
+stopped in the background). ``stratus up`` runs every enabled service's parts in one
+process; ``stratus run PART`` runs one. The table below is the only place that knows
+which module builds which part, so that unused services are never imported.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from stratus.runtime.config import Opt, register
+from stratus.runtime.process import Runtime
+
+register(
+    "DEFAULT",
+    Opt(
+        "enabled_services",
+        ["identity", "image"],
+        "Services this cloud runs (stratus up) and lists in its catalog.",
+        list,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class ApiPart:
+    name: str
+    port: int
+    app: Any  # an ASGI application
+
+
+@dataclass(frozen=True)
+class WorkerPart:
+    name: str
+    start: Callable[[], None]
+    stop: Callable[[], None]
+
+
+Part = ApiPart | WorkerPart
+
+
+@dataclass(frozen=True)
+class Service:
+    """A service as the catalog lists it and as the runner starts it."""
+
+    name: str  # the Stratus service ("image")
+    service_type: str  # the catalog type ("image")
+    catalog_name: str  # the catalog name OpenStack clients know ("glance")
+    section: str  # its config section, which holds its ``port``
+    url_path: str  # appended to http://host:port for its endpoints ("/v3", "")
+    parts: tuple[str, ...]  # the parts that make it up, in start order
+
+
+SERVICES: dict[str, Service] = {
+    "identity": Service("identity", "identity", "keystone", "identity", "/v3", ("identity-api",)),
+    "image": Service("image", "image", "glance", "image", "", ("image-api",)),
+}
+
+_BUILDERS: dict[str, str] = {
+    "identity-api": "stratus.identity.api:build_part",
+    "image-api": "stratus.image.api:build_part",
+}
+
+
+def part_names() -> list[str]:
+    return list(_BUILDERS)
+
+
+def build(name: str, runtime: Runtime) -> Part:
+    """Import and build one part by name."""
+    module_name, _, func = _BUILDERS[name].partition(":")
+    builder: Callable[[Runtime], Part] = getattr(importlib.import_module(module_name), func)
+    return builder(runtime)
+
+
+def enabled(runtime: Runtime) -> list[Service]:
+    names = runtime.conf.get("DEFAULT", "enabled_services")
+    unknown = [n for n in names if n not in SERVICES]
+    if unknown:
+        raise ValueError(f"enabled_services names unknown services: {', '.join(unknown)}")
+    return [SERVICES[n] for n in names]
+
+
+def endpoint_url(runtime: Runtime, service: Service) -> str:
+    host = runtime.conf.get("DEFAULT", "my_ip")
+    return f"http://{host}:{runtime.conf.get(service.section, 'port')}{service.url_path}"
