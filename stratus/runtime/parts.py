@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from stratus.runtime.config import Opt, register
+from stratus.runtime.config import ConfigError, Opt, register
 from stratus.runtime.process import Runtime
 
 register(
@@ -71,6 +71,12 @@ def part_names() -> list[str]:
     return list(_BUILDERS)
 
 
+def load_options() -> None:
+    """Import every service's option declarations (for sample configs and validation)."""
+    for service in SERVICES:
+        importlib.import_module(f"stratus.{service}.options")
+
+
 def build(name: str, runtime: Runtime) -> Part:
     """Import and build one part by name."""
     module_name, _, func = _BUILDERS[name].partition(":")
@@ -82,7 +88,7 @@ def enabled(runtime: Runtime) -> list[Service]:
     names = runtime.conf.get("DEFAULT", "enabled_services")
     unknown = [n for n in names if n not in SERVICES]
     if unknown:
-        raise ValueError(f"enabled_services names unknown services: {', '.join(unknown)}")
+        raise ConfigError(f"enabled_services names unknown services: {', '.join(unknown)}")
     return [SERVICES[n] for n in names]
 
 

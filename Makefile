@@ -1,0 +1,32 @@
+# The two commands a new machine needs: `make run` and `make test`.
+SHELL := /bin/bash
+STRATUS_CONFIG ?= /etc/stratus/stratus.conf
+STRATUS := .venv/bin/stratus --config-file $(STRATUS_CONFIG)
+PYTEST_ARGS ?=
+
+.PHONY: install run stop status test lint bench
+
+install:
+	@tools/install.sh
+
+run: install
+	@tools/ensure-config.sh $(STRATUS_CONFIG)
+	@$(STRATUS) bootstrap
+	@$(STRATUS) up --detach
+	@$(STRATUS) status
+
+stop:
+	@$(STRATUS) down
+
+status:
+	@$(STRATUS) status
+
+lint: install
+	.venv/bin/ruff check stratus tests benchmarks
+	.venv/bin/ruff format --check stratus tests benchmarks
+
+test: install lint
+	.venv/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: install
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; .venv/bin/python $$b || exit 1; done

@@ -1,0 +1,1 @@
+"""The ``stratus`` command: run, bootstrap and operate the cloud."""

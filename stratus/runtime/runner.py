@@ -1,0 +1,95 @@
+"""Run parts: every API on its own port in one event loop, workers in the background.
+
+The same function runs the all-in-one cloud (``stratus up``: every enabled service's
+parts) and a single part of a split deployment (``stratus run PART``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import Iterator, Sequence
+
+import uvicorn
+
+from stratus.runtime import parts as part_table
+from stratus.runtime.parts import ApiPart, WorkerPart
+from stratus.runtime.process import Runtime
+
+LOG = logging.getLogger(__name__)
+
+
+class PortInUse(RuntimeError):
+    """An API's port is taken: another cloud (or something else) is listening there."""
+
+
+class _Server(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the runner (several share a loop)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _check_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise PortInUse(f"port {port} on {host} is already in use: {exc.strerror}") from exc
+
+
+def run(runtime: Runtime, names: Sequence[str]) -> None:
+    """Build the named parts and run them until SIGINT or SIGTERM."""
+    built = [part_table.build(name, runtime) for name in names]
+    apis = [p for p in built if isinstance(p, ApiPart)]
+    workers = [p for p in built if isinstance(p, WorkerPart)]
+    bind = runtime.conf.get("DEFAULT", "bind_host")
+    for api in apis:
+        _check_free(bind, api.port)
+    started: list[WorkerPart] = []
+    try:
+        for worker in workers:
+            LOG.info("starting %s", worker.name)
+            worker.start()
+            started.append(worker)
+        asyncio.run(_serve(apis, bind))
+    finally:
+        for worker in reversed(started):
+            LOG.info("stopping %s", worker.name)
+            worker.stop()
+        runtime.close()
+
+
+async def _serve(apis: Sequence[ApiPart], bind: str) -> None:
+    servers = [
+        _Server(
+            uvicorn.Config(
+                api.app,
+                host=bind,
+                port=api.port,
+                log_config=None,
+                access_log=False,
+                lifespan="off",
+                timeout_graceful_shutdown=5,
+            )
+        )
+        for api in apis
+    ]
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    for api in apis:
+        LOG.info("%s listening on %s:%d", api.name, bind, api.port)
+    waiter = asyncio.create_task(stop.wait())
+    await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    for server in servers:
+        server.should_exit = True
+    await asyncio.gather(*tasks, return_exceptions=True)
+    waiter.cancel()
