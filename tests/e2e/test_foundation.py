@@ -7,9 +7,10 @@ import hashlib
 import os
 import uuid
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from stratus.testing.cloud import Cloud
 
 pytestmark = pytest.mark.e2e
 
@@ -18,14 +19,14 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def test_token_issue(cloud: Any) -> None:
+def test_token_issue(cloud: Cloud) -> None:
     token = cloud.openstack("token", "issue", "-f", "json")
     assert token["id"] and token["user_id"] and token["project_id"]
     projects = {p["ID"]: p["Name"] for p in cloud.openstack("project", "list", "-f", "json")}
     assert projects[token["project_id"]] == "admin"
 
 
-def test_catalog_lists_every_running_service(cloud: Any) -> None:
+def test_catalog_lists_every_running_service(cloud: Cloud) -> None:
     catalog = {e["Type"]: e for e in cloud.openstack("catalog", "list", "-f", "json")}
     assert set(catalog) >= {"identity", "image"}
     for service, port in cloud.ports.items():
@@ -37,7 +38,7 @@ def test_catalog_lists_every_running_service(cloud: Any) -> None:
         assert any(f":{port}" in str(url) for url in urls), (service, urls)
 
 
-def test_project_user_role_and_application_credential(cloud: Any) -> None:
+def test_project_user_role_and_application_credential(cloud: Cloud) -> None:
     project, user = unique("p1"), unique("u1")
     cloud.openstack("project", "create", project, "-f", "json")
     cloud.openstack(
@@ -80,7 +81,7 @@ def test_project_user_role_and_application_credential(cloud: Any) -> None:
     assert failed.returncode != 0
 
 
-def test_image_lifecycle_and_visibility(cloud: Any, tmp_path: Path) -> None:
+def test_image_lifecycle_and_visibility(cloud: Cloud, tmp_path: Path) -> None:
     data = os.urandom(3 * 1024 * 1024 + 17)
     source = tmp_path / "some.qcow2"
     source.write_bytes(data)
@@ -128,7 +129,7 @@ def test_image_lifecycle_and_visibility(cloud: Any, tmp_path: Path) -> None:
     assert private not in names and public in names
 
 
-def test_restart_keeps_everything(cloud: Any, tmp_path: Path) -> None:
+def test_restart_keeps_everything(cloud: Cloud, tmp_path: Path) -> None:
     project = unique("kept")
     cloud.openstack("project", "create", project, "-f", "json")
     source = tmp_path / "kept.raw"

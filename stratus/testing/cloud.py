@@ -1,0 +1,221 @@
+"""A real cloud in a temporary directory, started the way ``make run`` starts one, and
+the real ``openstack`` client pointed at it: for end-to-end tests and benchmarks.
+
+Two ways to run it: all-in-one (one detached ``stratus up`` process, the in-process bus)
+and split (one ``stratus run PART`` process per part, RabbitMQ). Ports are picked free,
+so a cloud already running on this host is never disturbed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from stratus.runtime import parts
+
+BIN = Path(sys.executable).parent
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class CommandFailed(AssertionError):
+    """A command that was expected to succeed exited non-zero."""
+
+
+@dataclass
+class Cloud:
+    """A cloud under ``root``: its config, and how to drive it with stratus and openstack."""
+
+    root: Path
+    split: bool
+    services: list[str]
+    ports: dict[str, int]
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @classmethod
+    def create(
+        cls,
+        root: Path,
+        *,
+        split: bool = False,
+        database_url: str = "",
+        services: list[str] | None = None,
+    ) -> Cloud:
+        """Write the config, create the tables and bootstrap (not started yet)."""
+        services = services or ["identity", "image"]
+        ports = {name: free_port() for name in services}
+        lines = [
+            "[DEFAULT]",
+            f"data_dir = {root / 'data'}",
+            "my_ip = 127.0.0.1",
+            "bind_host = 127.0.0.1",
+            f"log_file = {root / 'stratus.log'}",
+            f"enabled_services = {','.join(services)}",
+        ]
+        if split:
+            lines.append(f"transport_url = {AMQP_URL}")
+        if database_url:
+            lines += ["[database]", f"connection = {database_url}"]
+        for name, port in ports.items():
+            lines += [f"[{parts.SERVICES[name].section}]", f"port = {port}"]
+        cloud = cls(root=root, split=split, services=services, ports=ports)
+        cloud.conf_path.write_text("\n".join(lines) + "\n")
+        cloud.stratus("db", "sync")
+        cloud.stratus("bootstrap", "--clouds-yaml", str(cloud.clouds_yaml))
+        return cloud
+
+    @property
+    def conf_path(self) -> Path:
+        return self.root / "stratus.conf"
+
+    @property
+    def clouds_yaml(self) -> Path:
+        return self.root / "clouds.yaml"
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    def stratus(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "stratus.cli.main", "--config-file", str(self.conf_path)]
+        return run_command([*command, *args], check=check, env=os.environ.copy())
+
+    def openstack(self, *args: str, cloud: str = "stratus", check: bool = True) -> Any:
+        """Run the real client on a clouds.yaml entry; with ``-f json``, the decoded output."""
+        env = {**_clean_env(), "OS_CLIENT_CONFIG_FILE": str(self.clouds_yaml)}
+        return _client(["--os-cloud", cloud, *args], env, check)
+
+    def openstack_with(self, auth: list[str], *args: str, check: bool = True) -> Any:
+        """Run the real client authenticating with explicit ``--os-*`` flags instead."""
+        flags = ["--os-auth-url", f"{self.url('identity')}/v3", "--os-identity-api-version", "3"]
+        return _client([*flags, *auth, *args], _clean_env(), check)
+
+    def start(self) -> None:
+        if not self.split:
+            self.stratus("up", "--detach")
+            return
+        log = open(self.root / "parts.log", "ab")  # noqa: SIM115 - open while the parts run
+        for name in self.services:
+            for part in parts.SERVICES[name].parts:
+                command = [
+                    sys.executable,
+                    "-m",
+                    "stratus.cli.main",
+                    "--config-file",
+                    str(self.conf_path),
+                    "run",
+                    part,
+                ]
+                self.processes.append(
+                    subprocess.Popen(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+                )
+        log.close()
+        self._wait_healthy()
+
+    def stop(self) -> None:
+        if not self.split:
+            self.stratus("down")
+            return
+        for process in self.processes:
+            process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+
+    def cloud_pid(self) -> int:
+        """The pid of the all-in-one process."""
+        return int((self.root / "data" / "stratus.pid").read_text())
+
+    def _wait_healthy(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(self.ports)
+        while pending and time.monotonic() < deadline:
+            for name in list(pending):
+                try:
+                    if httpx.get(f"{self.url(name)}/healthcheck", timeout=1).is_success:
+                        pending.discard(name)
+                except httpx.HTTPError:
+                    pass
+            for process in self.processes:
+                if process.poll() is not None:
+                    raise CommandFailed(
+                        f"a part exited with {process.returncode}; see {self.root / 'parts.log'}"
+                    )
+            time.sleep(0.2)
+        if pending:
+            raise CommandFailed(f"{', '.join(sorted(pending))} did not answer in {timeout} s")
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+
+
+def _client(args: list[str], env: dict[str, str], check: bool) -> Any:
+    result = run_command([str(BIN / "openstack"), *args], check=check, env=env)
+    if check and "json" in args and result.stdout.strip():
+        return json.loads(result.stdout)
+    return result
+
+
+def run_command(
+    command: list[str], *, check: bool, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=300, stdin=subprocess.DEVNULL
+    )
+    if check and result.returncode != 0:
+        raise CommandFailed(
+            f"{' '.join(command)} exited {result.returncode}\n"
+            f"stdout: {result.stdout}\nstderr: {result.stderr}"
+        )
+    return result
+
+
+@contextmanager
+def scratch_database(kind: str) -> Iterator[str]:
+    """A new, empty PostgreSQL or MariaDB database on loopback, dropped afterwards."""
+    name = f"stratus_test_{uuid.uuid4().hex[:10]}"
+    if kind == "postgresql":
+        import psycopg
+
+        admin = "postgresql://postgres@127.0.0.1/postgres"
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgresql+psycopg://postgres@127.0.0.1/{name}"
+        finally:
+            with psycopg.connect(admin, autocommit=True) as connection:
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
+    import pymysql
+
+    connection = pymysql.connect(host="127.0.0.1", user="root", autocommit=True)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        yield f"mysql+pymysql://root@127.0.0.1/{name}"
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        connection.close()
