@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from stratus.runtime.api import openapi
 from stratus.runtime.api.errors import ApiError, ErrorRenderer, InternalError, error_for_status
 from stratus.runtime.api.microversion import Microversions
 from stratus.runtime.api.validation import describe_validation_errors
@@ -106,6 +107,7 @@ def create_app(
 
     for router in routers:
         app.include_router(router)
+    openapi.install(app)
     if microversions is not None:
         app.add_middleware(microversions.middleware, render_error=render_error)
     app.add_middleware(RequestIdMiddleware, extra_header=request_id_header)

@@ -10,6 +10,7 @@ from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
 from stratus.runtime.api.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from stratus.runtime.api.openapi import BODY_MODEL_ATTRIBUTE
 
 MAX_BODY_BYTES = 1024 * 1024
 Model = TypeVar("Model", bound=BaseModel)
@@ -64,4 +65,5 @@ def json_body(
     async def dependency(request: Request) -> Model:
         return parse(model, await read_json(request, content_types))
 
+    setattr(dependency, BODY_MODEL_ATTRIBUTE, (model, tuple(content_types)))
     return dependency

@@ -113,3 +113,12 @@ def test_each_service_style_carries_the_message(renderer, extract) -> None:  # t
 def test_neutron_style_names_the_error_type() -> None:
     body = make_client(errors.render_neutron).get("/things/t1").json()
     assert body["NeutronError"]["type"] == "ThingNotFound"
+
+
+def test_openapi_documents_the_validated_bodies(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    body = document["paths"]["/things"]["post"]["requestBody"]
+    assert body["content"]["application/json"]["schema"]["$ref"].endswith("/Thing")
+    thing = document["components"]["schemas"]["Thing"]
+    assert thing["properties"]["name"]["maxLength"] == 8
+    assert "/healthcheck" not in document["paths"]
