@@ -150,7 +150,7 @@ class ApplicationCredential(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
 
-class ApplicationCredentialRole(Base):
+class AppCredRole(Base):
     __tablename__ = "identity_app_cred_roles"
 
     app_cred_id: Mapped[str] = _ref("identity_application_credentials.id", primary_key=True)
