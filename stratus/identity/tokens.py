@@ -53,7 +53,7 @@ def new_audit_id() -> str:
 
 
 def pack(payload: TokenPayload) -> bytes:
-    methods = sum(1 << METHODS.index(m) for m in payload.methods)
+    methods = sum(1 << METHODS.index(m) for m in set(payload.methods))
     if payload.project_id is not None:
         scope, scope_id = PROJECT_SCOPE, payload.project_id
     elif payload.domain_id is not None:
