@@ -54,8 +54,10 @@ launch() {
 
 start() {
   local daemon=$1 binary=$1 waited=0
-  command -v "$binary" >/dev/null 2>&1 ||
-    fail "$daemon" "$binary is not installed (tools/install.sh installs it; see tools/apt/)"
+  if ! command -v "$binary" >/dev/null 2>&1; then
+    printf 'start-daemons: FAILED to start %s: %s is not installed (tools/install.sh installs it; see tools/apt/)\n' "$daemon" "$binary" >&2
+    exit 1
+  fi
   if answers "$daemon"; then
     step "$daemon: already running"
     return 0
