@@ -23,7 +23,9 @@ BUSYBOX=/bin/busybox
 current_step="start"
 step() { current_step=$*; printf '==> %s\n' "$*"; }
 die() { printf 'build-container-image: FAILED at step "%s": %s\n' "$current_step" "$*" >&2; exit 1; }
-trap 'die "command failed (exit $?): $BASH_COMMAND"' ERR
+# With -E the trap also runs inside $(...) and subshells: report once, from the main shell.
+on_error() { [ "$BASH_SUBSHELL" -eq 0 ] || exit "$1"; die "command failed (exit $1): $2"; }
+trap 'on_error $? "$BASH_COMMAND"' ERR
 
 [ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
 mkdir -p "$1"
@@ -38,6 +40,7 @@ then
   die "$BUSYBOX is not Debian's busybox-static (apt-get install busybox-static)"
 fi
 
+step "building in $OUT"
 WORK=$(mktemp -d "$OUT/.build.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 ROOT=$WORK/root

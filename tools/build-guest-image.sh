@@ -27,7 +27,8 @@ CMDLINE="console=tty0 console=ttyS0"
 current_step="start"
 step() { current_step=$*; printf '==> %s\n' "$*"; }
 die() { printf 'build-guest-image: FAILED at step "%s": %s\n' "$current_step" "$*" >&2; exit 1; }
-on_error() { die "command failed (exit $1): $2"; }
+# With -E the trap also runs inside $(...) and subshells: report once, from the main shell.
+on_error() { [ "$BASH_SUBSHELL" -eq 0 ] || exit "$1"; die "command failed (exit $1): $2"; }
 trap 'on_error $? "$BASH_COMMAND"' ERR
 
 [ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
@@ -83,6 +84,7 @@ if [ "${STRATUS_GUEST_FORCE:-0}" != 1 ] && up_to_date; then
   exit 0
 fi
 
+step "building in $OUT"
 WORK=$(mktemp -d "$OUT/.build.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 ROOT=$WORK/root
