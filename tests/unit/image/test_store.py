@@ -79,8 +79,17 @@ def test_a_full_disk_is_reported_and_cleaned_up(store: FileStore) -> None:
     upload = store.begin(IMAGE_ID)
     upload._file.close()  # type: ignore[union-attr]
     upload._file = FullFile()  # type: ignore[assignment]
-    with upload, pytest.raises(StoreFull):
-        upload.write(b"data")
+    with upload:
+        upload.write(b"data")  # queued; its failure shows at the next step
+        with pytest.raises(StoreFull):
+            upload.write(b"more")
+    assert leftovers(store) == [] and not store.path(IMAGE_ID).exists()
+    with store.begin(IMAGE_ID) as second:
+        second._file.close()  # type: ignore[union-attr]
+        second._file = FullFile()  # type: ignore[assignment]
+        second.write(b"data")
+        with pytest.raises(StoreFull):
+            second.commit()
     assert leftovers(store) == [] and not store.path(IMAGE_ID).exists()
 
 
