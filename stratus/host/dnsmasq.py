@@ -4,8 +4,10 @@ Each network's files live in ``STATE_DIR/<network id>/``: the pid file, the host
 (one line per port: MAC, addresses, hostname), the options file (router, DNS servers, host
 routes, MTU per subnet), the lease file and a log. The hosts and options files are
 re-read on SIGHUP, so port and subnet option changes never restart dnsmasq; only a change
-of what it listens on or which ranges it serves does. dnsmasq drops to ``nobody`` after
-starting, so the state directory must be traversable by that user (mode 0755).
+of what it listens on or which ranges it serves does. IPv4 leases of removed host entries
+are released (``dhcp_release``), so a fixed address can move to another port at once.
+dnsmasq drops to ``nobody`` after starting, so the state directory must be traversable by
+that user (mode 0755).
 
 The process is found through its pid file and checked against its command line before
 any signal is sent to it: never by name.
@@ -123,10 +125,24 @@ class Dnsmasq:
         if pid is not None and _cmdline(pid) == argv:
             if changed:
                 os.kill(pid, signal.SIGHUP)
-            return
-        if pid is not None:
-            _terminate(pid)
-        commands.run(argv, namespace=config.namespace)
+        else:
+            if pid is not None:
+                _terminate(pid)
+            commands.run(argv, namespace=config.namespace)
+        self._release_stale_leases(config, hosts)
+
+    def _release_stale_leases(self, config: DhcpConfig, hosts: Iterable[Host]) -> None:
+        """Release IPv4 leases no host entry backs any more.
+
+        dnsmasq will not hand a fixed address to a new MAC while an old lease of it lasts,
+        so a port's address moved to another port would otherwise wait a lease time.
+        """
+        wanted = {(h.mac_address.lower(), ip) for h in hosts for ip in h.ip_addresses}
+        for mac, ip in _ipv4_leases(self.lease_file):
+            if (mac, ip) not in wanted:
+                commands.run(
+                    ["dhcp_release", config.interface, ip, mac], namespace=config.namespace
+                )
 
     def stop(self) -> None:
         """Stop dnsmasq if it runs and delete the network's files."""
@@ -207,6 +223,20 @@ def options_file(config: DhcpConfig) -> str:
         if config.mtu:
             lines.append(f"tag:{tag},option:mtu,{config.mtu}")
     return "".join(line + "\n" for line in lines)
+
+
+def _ipv4_leases(lease_file: Path) -> list[tuple[str, str]]:
+    """(MAC, address) of the IPv4 leases in a dnsmasq lease file."""
+    try:
+        lines = lease_file.read_text().splitlines()
+    except FileNotFoundError:
+        return []
+    leases = []
+    for line in lines:
+        fields = line.split()  # expiry MAC address hostname client-id; IPv6 lines differ
+        if len(fields) >= 3 and fields[2].count(".") == 3:
+            leases.append((fields[1].lower(), fields[2]))
+    return leases
 
 
 def _served(subnets: Iterable[Subnet]) -> list[tuple[str, Subnet]]:

@@ -34,6 +34,7 @@ _IFF_UP = 0x1
 _MAIN_TABLE = 254
 _RTN_UNICAST = 1
 _Wanted = dict[str | tuple[str, ...], Any]
+_REPORTED_KIND = {"tuntap": "tun"}  # the kind a link is made with -> the kind it reports
 
 
 @dataclass(frozen=True)
@@ -161,8 +162,10 @@ class Netlink:
 
     def delete_link(self, name: str) -> None:
         index = self.index(name)
-        if index is not None:
-            self._call(f"delete link {name}", self._ipr.link, "del", index=index)
+        if index is not None:  # it may vanish meanwhile (with its namespace, or its peer)
+            self._call(
+                f"delete link {name}", self._ipr.link, "del", index=index, ignore=(errno.ENODEV,)
+            )
 
     def set_link(
         self, name: str, *, mac: str | None = None, mtu: int | None = None, up: bool | None = None
@@ -377,7 +380,8 @@ class Netlink:
         index = self.index(name)
         if index is not None:
             (link,) = self._ipr.link("get", index=index)
-            if _kind(link) != kind or any(link.get(path) != v for path, v in wanted.items()):
+            reported = _REPORTED_KIND.get(kind, kind)
+            if _kind(link) != reported or any(link.get(p) != v for p, v in wanted.items()):
                 self.delete_link(name)
                 index = None
         if index is None:

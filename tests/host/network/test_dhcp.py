@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import secrets
+import socket
+import struct
 import subprocess
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from stratus.host import dnsmasq, firewall, namespaces
-from stratus.host.dnsmasq import DhcpConfig, Dnsmasq, Host, HostRoute, Subnet
+from stratus.host.dnsmasq import DHCPV6_STATEFUL, DhcpConfig, Dnsmasq, Host, HostRoute, Subnet
 from stratus.host.firewall import Port, Rule, Ruleset
 from stratus.host.names import dhcp_namespace
 from stratus.host.netlink import Netlink
@@ -131,6 +136,12 @@ def test_instances_get_fixed_ips_and_new_hosts_need_no_restart(lab: Lab, tmp_pat
     assert lease(vms[2], script)["ip"] == "10.50.0.12"
     assert lab.ping(vms[2].namespace, "10.50.0.10")
 
+    # an address moves to another port: the old lease is released, the new port gets it
+    moved = [hosts[0], dataclasses.replace(hosts[2], ip_addresses=("10.50.0.11",))]
+    server.ensure(config, moved)
+    assert server.pid == pid
+    assert lease(vms[2], script)["ip"] == "10.50.0.11"
+
     wider = DhcpConfig(ns, "ns-dhcp", (Subnet("10.50.0.0/23"),))
     server.ensure(wider, hosts)  # a new range needs a new command line: restart
     assert server.pid not in (None, pid)
@@ -147,3 +158,67 @@ def test_a_bad_config_is_reported(lab: Lab) -> None:
     with pytest.raises(Exception, match="unknown interface|failed"):
         server.ensure(DhcpConfig(ns, "missing0", (Subnet("10.51.0.0/24"),)), [])
     assert server.pid is None
+
+
+def solicit(mac: str) -> dict[str, list[str]]:
+    """Send one DHCPv6 Solicit (client id: DUID-LL of ``mac``) from eth0 and return the
+    addresses and DNS servers of the Advertise that answers it."""
+    duid = struct.pack("!HH", 3, 1) + bytes.fromhex(mac.replace(":", ""))
+    options = struct.pack("!HH", 1, len(duid)) + duid  # client identifier
+    options += struct.pack("!HHIII", 3, 12, 1, 0, 0)  # IA_NA, IAID 1
+    options += struct.pack("!HHH", 6, 2, 23)  # option request: DNS servers
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
+        sock.bind(("::", 546))
+        sock.settimeout(1.0)
+        server = ("ff02::1:2", 547, 0, socket.if_nametoindex("eth0"))
+        sock.sendto(b"\x01" + secrets.token_bytes(3) + options, server)
+        reply = sock.recv(2048)
+    assert reply[0] == 2  # Advertise
+    found: dict[str, list[str]] = {"addresses": [], "dns": []}
+    for code, value in _options(reply[4:]):
+        if code == 3:  # IA_NA: IAID, T1, T2, then its own options; IAADDR (5) starts with one
+            found["addresses"] += [_ipv6(v[:16])[0] for c, v in _options(value[12:]) if c == 5]
+        elif code == 23:
+            found["dns"] += _ipv6(value)
+    return found
+
+
+def _ipv6(blob: bytes) -> list[str]:
+    return [socket.inet_ntop(socket.AF_INET6, blob[i : i + 16]) for i in range(0, len(blob), 16)]
+
+
+def _options(data: bytes) -> list[tuple[int, bytes]]:
+    out = []
+    while data:
+        code, length = struct.unpack("!HH", data[:4])
+        out.append((code, data[4 : 4 + length]))
+        data = data[4 + length :]
+    return out
+
+
+def test_stateful_dhcpv6_offers_the_fixed_address_by_mac(lab: Lab) -> None:
+    network_id, bridge = lab.network("n6")
+    lab.drop_bridged(bridge)
+    ns = lab.namespace(dhcp_namespace(network_id))
+    lab.plug(ns, bridge, f"{lab.token}dhcp", "ns-dhcp", addresses=("fd50::2/64",))
+    vm = lab.instance(bridge, "vm")
+    ports = (
+        Port(vm.device, network_id, vm.mac, ("fd50::10",), security_groups=("default",)),
+        Port(f"{lab.token}dhcp", network_id, "fa:16:3e:00:00:02", port_security_enabled=False),
+    )
+    firewall.apply(Ruleset(ports=ports, rules=DEFAULT_GROUP), prefix=lab.prefix)
+    subnet = Subnet("fd50::/64", dns_nameservers=("fd50::53",), ipv6_address_mode=DHCPV6_STATEFUL)
+    server = lab.dnsmasq(network_id)
+    server.ensure(DhcpConfig(ns, "ns-dhcp", (subnet,)), [Host(vm.mac, ("fd50::10",))])
+
+    deadline = time.monotonic() + 10  # link-local addresses take a second or two to appear
+    while True:
+        try:
+            offer = namespaces.run_in(vm.namespace, solicit, vm.mac)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    assert offer == {"addresses": ["fd50::10"], "dns": ["fd50::53"]}

@@ -43,13 +43,13 @@ def test_bridges_veths_taps_are_idempotent_and_listed(lab: Lab) -> None:
     assert lab.host.ensure_bridge(bridge) == lab.host.index(bridge)
     ns = lab.namespace(f"{lab.token}-vm")
     tap, veth = f"{lab.token}tap", f"{lab.token}veth"
-    lab.host.ensure_tap(tap, mtu=1400)
-    lab.host.ensure_tap(tap, mtu=1400)
+    assert lab.host.ensure_tap(tap, mtu=1400) == lab.host.ensure_tap(tap, mtu=1400)
     first = lab.host.ensure_veth(veth, "eth0", peer_namespace=ns)
     assert lab.host.ensure_veth(veth, "eth0", peer_namespace=ns) == first
     lab.host.attach(tap, bridge)
     lab.host.attach(veth, bridge)
     lab.host.attach(veth, bridge)
+    lab.host.ensure_tap(tap)  # still a port of the bridge afterwards
     assert lab.host.bridges(f"brq{lab.token}") == {bridge: sorted([tap, veth])}
     lab.host.set_link(tap, mac="fa:16:3e:12:34:56", mtu=1450)
     link = lab.host.link(tap)
