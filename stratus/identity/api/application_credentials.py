@@ -111,10 +111,10 @@ def _expiry(text: str | None) -> datetime | None:
 def _chosen_roles(
     session: Session, refs: list[RoleRef] | None, user_id: str, project_id: str
 ) -> list[Role]:
-    """The requested roles (by default every role of the user on the project): each must
+    """The requested roles (none asked: every role of the user on the project): each must
     be one the user holds there."""
     held = assignments.with_implied(session, assignments.role_ids_on(session, user_id, project_id))
-    if refs is None:
+    if not refs:
         return held
     by_id, by_name = {r.id: r for r in held}, {r.name: r for r in held}
     chosen: dict[str, Role] = {}

@@ -165,16 +165,16 @@ class Body(BaseModel):
     def extras(self) -> dict[str, Any]:
         return {k: v for k, v in (self.model_extra or {}).items() if k not in _READ_ONLY}
 
+    def merge_into(self, extra: dict[str, Any]) -> dict[str, Any]:
+        """The row's extra attributes updated with this body's (a new dict, so that the
+        JSON column notices the change)."""
+        return {**extra, **self.extras()}
+
 
 class Closed(BaseModel):
     """A request body that allows no other fields."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-
-    def merge_into(self, extra: dict[str, Any]) -> dict[str, Any]:
-        """The row's extra attributes updated with this body's (a new dict, so that the
-        JSON column notices the change)."""
-        return {**extra, **self.extras()}
 
 
 class Patch(Body):
