@@ -24,6 +24,8 @@ Layout, for owner prefix ``P`` (``stratus`` unless told otherwise), per address 
   gets its own conntrack zone, so equal tenant addresses on two networks never share
   connection state.
 - ipsets ``P4-...``/``P6-...``: the member addresses of each remote group a rule names.
+- nftables ``bridge P`` table: source MACs and ARP of filtered ports (see ``spoofing``),
+  which iptables never sees.
 
 Connection tracking makes it stateful: replies of allowed connections come back in. Rules
 only ever allow; a port with port security disabled gets no chains at all.
@@ -36,7 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from stratus.host import ipsets, iptables
+from stratus.host import commands, ipsets, iptables, spoofing
 from stratus.host.errors import HostError
 from stratus.host.iptables import Chain
 from stratus.host.names import bridge_name
@@ -111,10 +113,12 @@ class Ruleset:
 
 @dataclass(frozen=True)
 class Batch:
-    """The rendered firewall: chains per address family and the sets they match."""
+    """The rendered firewall: chains per address family, the sets they match, and the
+    ``nft`` script of the Ethernet-level anti-spoofing table."""
 
     chains: Mapping[int, tuple[Chain, ...]]
     sets: tuple[ipsets.IpSet, ...]
+    spoofing: str
 
 
 def render(ruleset: Ruleset, *, zones: Mapping[str, int], prefix: str = DEFAULT_PREFIX) -> Batch:
@@ -127,7 +131,11 @@ def render(ruleset: Ruleset, *, zones: Mapping[str, int], prefix: str = DEFAULT_
     for family in FAMILIES:
         renderer = _FamilyRenderer(family, prefix, ruleset, sets)
         chains[family] = renderer.chains(filtered, bridges, zones)
-    return Batch(chains=chains, sets=tuple(sets[name] for name in sorted(sets)))
+    return Batch(
+        chains=chains,
+        sets=tuple(sets[name] for name in sorted(sets)),
+        spoofing=spoofing.render([_identity(p) for p in filtered], prefix),
+    )
 
 
 def assign_zones(bridges: Iterable[str], current: Mapping[str, int]) -> dict[str, int]:
@@ -149,7 +157,8 @@ def apply(ruleset: Ruleset, *, prefix: str = DEFAULT_PREFIX) -> None:
     """Install ``ruleset``, replacing whatever this prefix had installed before.
 
     Sets are filled first (each swapped in atomically), then each family's chains change
-    in one ``iptables-restore`` batch, then sets no rule uses any more are destroyed.
+    in one ``iptables-restore`` batch and the anti-spoofing table in one ``nft``
+    transaction, then sets no rule uses any more are destroyed.
     """
     iptables.check_prefix(prefix)
     _ensure_bridge_netfilter()
@@ -161,6 +170,7 @@ def apply(ruleset: Ruleset, *, prefix: str = DEFAULT_PREFIX) -> None:
     ipsets.apply(batch.sets)
     for family in FAMILIES:
         iptables.apply(family, batch.chains[family], prefix, installed=installed[family])
+    commands.run(["nft", "-f", "-"], stdin=batch.spoofing)
     ipsets.destroy(old_sets - {s.name for s in batch.sets})
 
 
@@ -169,6 +179,7 @@ def remove_all(*, prefix: str = DEFAULT_PREFIX) -> None:
     iptables.check_prefix(prefix)
     for family in FAMILIES:
         iptables.remove(family, prefix)
+    spoofing.remove(prefix)
     ipsets.destroy(ipsets.names(prefix))
 
 
@@ -253,7 +264,7 @@ class _FamilyRenderer:
         out = [
             f"-s {_network(ip)} -m mac --mac-source {mac} -j RETURN"
             for mac, ip in pairs
-            if ipaddress.ip_network(ip, strict=False).version == self.family
+            if _version(ip) == self.family
         ]
         if self.family == 4:  # DHCP before the port has an address
             out.append(
@@ -301,12 +312,25 @@ class _FamilyRenderer:
     def _set(self, group: str) -> str:
         name = ipsets.set_name(self.prefix, self.family, group)
         members = tuple(
-            m
-            for m in self.ruleset.members.get(group, ())
-            if ipaddress.ip_network(m, strict=False).version == self.family
+            m for m in self.ruleset.members.get(group, ()) if _version(m) == self.family
         )
         self.sets[name] = ipsets.IpSet(name, self.family, members)
         return name
+
+
+def _identity(port: Port) -> spoofing.Identity:
+    pair_macs = (a.mac_address for a in port.allowed_address_pairs if a.mac_address)
+    ipv4 = tuple(a for a in _claimed(port) if _version(a) == 4)
+    return spoofing.Identity(port.device, (port.mac_address, *pair_macs), ipv4)
+
+
+def _version(address: str) -> int:
+    return ipaddress.ip_network(address, strict=False).version
+
+
+def _claimed(port: Port) -> list[str]:
+    """Every address or network a port may send from: fixed IPs and allowed pairs."""
+    return [*port.fixed_ips, *(a.ip_address for a in port.allowed_address_pairs)]
 
 
 def _protocol_number(protocol: str | int | None, family: int) -> int | None:

@@ -200,3 +200,22 @@ def test_whole_batch_restores_only_our_chains() -> None:
         for line in text.splitlines()
         if line.startswith("-")
     )
+
+
+def test_ethernet_spoofing_table_covers_filtered_ports_only() -> None:
+    batch = render(Ruleset(ports=(WEB, OPEN)), zones={BRIDGE: 1, "brqnet2": 2}, prefix="t")
+    assert batch.spoofing == (
+        "table bridge t {}\n"
+        "delete table bridge t\n"
+        "table bridge t {\n"
+        "\tchain prerouting {\n"
+        "\t\ttype filter hook prerouting priority -300; policy accept;\n"
+        '\t\tiifname vmap { "tapweb" : jump port-tapweb }\n'
+        "\t}\n"
+        "\tchain port-tapweb {\n"
+        "\t\tether saddr != { fa:16:3e:00:00:01, fa:16:3e:99:99:99 } drop\n"
+        "\t\tarp saddr ether != { fa:16:3e:00:00:01, fa:16:3e:99:99:99 } drop\n"
+        "\t\tarp saddr ip != { 0.0.0.0/32, 10.0.0.5/32, 10.0.0.100/30, 10.0.0.200/32 } drop\n"
+        "\t}\n"
+        "}\n"
+    )

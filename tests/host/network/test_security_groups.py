@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import dataclasses
+import socket
+import struct
+import time
 from typing import TYPE_CHECKING
 
 import pytest
 
-from stratus.host import commands, firewall, ipsets
+from stratus.host import commands, firewall, ipsets, namespaces
 from stratus.host.firewall import Port, Rule, Ruleset
 from stratus.host.netlink import Netlink
 
@@ -33,6 +36,29 @@ RULES = {
     "other": (Rule("egress"), Rule("egress", ethertype="IPv6")),
 }
 SHORT = 0.4  # seconds to wait for what must not arrive
+ETH_P_ARP = 0x0806
+
+
+def arp_answered(mac: str, sender_ip: str, target_ip: str, timeout: float = 1.0) -> bool:
+    """Broadcast an ARP request from eth0 (sender ``mac``/``sender_ip``): is it answered?"""
+    hw = bytes.fromhex(mac.replace(":", ""))
+    sender, target = socket.inet_aton(sender_ip), socket.inet_aton(target_ip)
+    request = b"\xff" * 6 + hw + struct.pack("!H", ETH_P_ARP)
+    request += struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + hw + sender + bytes(6) + target
+    with socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ARP)) as sock:
+        sock.bind(("eth0", 0))
+        sock.send(request)
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            try:
+                frame = sock.recv(128)
+            except TimeoutError:
+                break
+            op, reply_sender, reply_target = frame[20:22], frame[28:32], frame[38:42]
+            if op == b"\x00\x02" and (reply_sender, reply_target) == (target, sender):
+                return True
+    return False
 
 
 def test_rules_remote_groups_spoofing_and_port_security(lab: Lab) -> None:
@@ -72,6 +98,9 @@ def test_rules_remote_groups_spoofing_and_port_security(lab: Lab) -> None:
         assert not lab.ping(a.namespace, "10.60.0.2", timeout=SHORT)
         ns.set_link("eth0", mac=a.mac)
     assert lab.ping(a.namespace, "10.60.0.2")
+    # nor may a claim b's address in ARP (which iptables never sees)
+    assert namespaces.run_in(a.namespace, arp_answered, a.mac, "10.60.0.1", "10.60.0.3")
+    assert not namespaces.run_in(a.namespace, arp_answered, a.mac, "10.60.0.2", "10.60.0.3", SHORT)
 
     # group membership changes swap the set's contents; rules stay
     grown = dataclasses.replace(ruleset, members={**members, "client": ("10.60.0.1", "10.60.0.3")})
@@ -85,11 +114,13 @@ def test_rules_remote_groups_spoofing_and_port_security(lab: Lab) -> None:
     open_a = dataclasses.replace(port_a, port_security_enabled=False)
     firewall.apply(dataclasses.replace(grown, ports=(open_a, open_b, port_c)), prefix=lab.prefix)
     assert lab.ping(a.namespace, "10.60.0.2", source="10.60.0.99")
+    assert namespaces.run_in(a.namespace, arp_answered, a.mac, "10.60.0.2", "10.60.0.3")
 
     firewall.remove_all(prefix=lab.prefix)
     for tool in ("iptables-save", "ip6tables-save"):
         assert f"{lab.prefix}-" not in commands.run([tool])
     assert ipsets.names(lab.prefix) == []
+    assert f"table bridge {lab.prefix}" not in commands.run(["nft", "list", "tables"]).splitlines()
     assert not lab.ping(a.namespace, "10.60.0.2", timeout=SHORT)  # only the DROP is left
 
 
