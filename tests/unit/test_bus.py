@@ -295,6 +295,27 @@ def test_close_leaves_no_threads_and_refuses_more_work(url: str, topic: str) -> 
     bus.close()  # a second close is harmless
 
 
+@pytest.mark.parametrize("url", ["memory://"], ids=["memory"])
+def test_memory_buses_meet_only_on_the_same_broker_name(topic: str) -> None:
+    with (
+        connect("memory://a") as server,
+        connect("memory://a") as same,
+        connect("memory://b") as other,
+    ):
+        server.serve(topic, Recorder("a"))
+        assert same.call(topic, "whoami") == "a"
+        with pytest.raises(BusTimeout):
+            other.call(topic, "whoami", timeout=0.2)
+
+
+@pytest.mark.amqp
+@pytest.mark.parametrize("url", [AMQP_URL], ids=["amqp"])
+def test_rabbit_urls_name_the_amqp_transport(topic: str) -> None:
+    with connect(AMQP_URL.replace("amqp://", "rabbit://")) as bus:
+        bus.serve(topic, Recorder("a"))
+        assert bus.call(topic, "whoami", timeout=5) == "a"
+
+
 def test_an_unknown_transport_is_refused() -> None:
     with pytest.raises(BusError, match="unsupported transport"):
         connect("kafka://broker:9092")
@@ -312,28 +333,26 @@ def test_an_unreachable_broker_is_a_bus_error() -> None:
 @pytest.mark.parametrize("url", [AMQP_URL], ids=["amqp"])
 def test_close_leaves_no_private_queues(url: str, topic: str) -> None:
     """The reply queue and the listener's fanout queue go with the bus; the work queue stays."""
-    with Connection(AMQP_URL) as conn:
-        channel = conn.channel()
+    with Connection(AMQP_URL) as conn, connect(url) as bus:
+        bus.serve(topic, Recorder())
+        # Stand in for a listener on host h1, to learn the reply queue from a request.
         requests: queue.Queue[str] = queue.Queue()
-        work = Queue(topic, Exchange("stratus", "topic", durable=True), topic, durable=True)
-        work = work.bind(channel)
-        work.declare()
-        work.consume(callback=lambda m: requests.put(m.properties["reply_to"]), no_ack=True)
-        bus = connect(url)
-        bus.serve(f"{topic}-other", Recorder())
+        exchange = Exchange("stratus", "topic", durable=True)
+        standin = Queue(f"{topic}.h1", exchange, f"{topic}.h1", durable=True).bind(conn.channel())
+        standin.declare()
+        standin.consume(callback=lambda m: requests.put(m.properties["reply_to"]), no_ack=True)
         with pytest.raises(BusTimeout):
-            bus.call(topic, "whoami", timeout=0.3)
+            bus.call(topic, "whoami", host="h1", timeout=0.3)
         conn.drain_events(timeout=5)
         reply_queue = requests.get_nowait()
-        with pytest.raises(ResourceLocked):  # exists, and is exclusive to the bus
+        with pytest.raises(ResourceLocked):  # it exists, exclusive to the bus
             conn.channel().queue_declare(reply_queue, passive=True)
-        with pytest.raises(PreconditionFailed):  # the listener's queue is bound to it
-            conn.channel().exchange_delete(f"{topic}-other_fanout", if_unused=True)
+        with pytest.raises(PreconditionFailed):  # the listener's fanout queue is bound to it
+            conn.channel().exchange_delete(f"{topic}_fanout", if_unused=True)
         bus.close()
         with pytest.raises(NotFound):
             conn.channel().queue_declare(reply_queue, passive=True)
-        conn.channel().exchange_delete(f"{topic}-other_fanout", if_unused=True)
-        conn.channel().queue_delete(f"{topic}-other")
+        conn.channel().exchange_delete(f"{topic}_fanout", if_unused=True)
         assert conn.channel().queue_declare(topic, passive=True).queue == topic
 
 
@@ -350,11 +369,10 @@ class _Proxy:
         self._threads[0].start()
 
     def cut(self) -> None:
+        """End every relayed connection as a broker going away does: no reset, just EOF."""
         for sock in self._sockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-        self._sockets.clear()
 
     def close(self) -> None:
         self._closing.set()
@@ -362,6 +380,8 @@ class _Proxy:
         self.cut()
         for thread in self._threads:
             thread.join()
+        for sock in self._sockets:
+            sock.close()
         self._listener.close()
 
     def _accept(self) -> None:
@@ -399,7 +419,7 @@ def test_the_bus_reconnects_after_losing_the_broker(url: str, topic: str) -> Non
             bus.serve(topic, recorder)
             assert bus.call(topic, "whoami") == "a"
             proxy.cut()
-            # The first publish after the cut is confirmed, so it is sent again, not lost.
+            # Sent while every connection of the bus is down: published again, not lost.
             bus.cast(topic, "note", value=1)
             assert recorder.received.get(timeout=10) == {"value": 1}
             assert bus.call(topic, "whoami", timeout=10) == "a"

@@ -14,9 +14,10 @@ that comes back late does not run calls whose callers gave up. A listener acknow
 message when one of its workers takes it (at most once: agents reconcile, and a call is
 never run twice) and holds at most ``pool_size`` unacknowledged ones, so a busy listener
 leaves the topic's work to the others. Publishing goes through one connection per Bus,
-under a lock, with publisher confirms (so a lost connection is noticed and the message
-sent again rather than silently dropped). Consumers run in threads of their own, each on
-its own connection, and reconnect with backoff.
+under a lock, with publisher confirms: a publish returns once the broker has the message,
+or is sent again over a new connection. Consumers run in threads of their own, each on its
+own connection, and reconnect with backoff; a call waits for its Bus's reply queue to be
+back before it publishes.
 """
 
 from __future__ import annotations
@@ -124,9 +125,13 @@ class _Consumer:
     def start(self) -> None:
         """Start, and return once the queues are declared and consumed."""
         self._thread.start()
-        if not self._ready.wait(_READY_TIMEOUT):
+        if not self.wait_ready(_READY_TIMEOUT):
             self.stop()
             raise BusError(f"cannot consume from the message broker: {self._error}")
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Whether the queues are consumed, waiting up to ``timeout`` through a reconnect."""
+        return self._ready.wait(timeout)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -153,6 +158,7 @@ class _Consumer:
                         with contextlib.suppress(TimeoutError):
                             conn.drain_events(timeout=_POLL)
             except Exception as exc:  # whatever it was, a listener must not die of it
+                self._ready.clear()
                 self._error = exc
                 delay = min(max(delay * 2, 0.1), 5.0)
                 unexpected = not isinstance(exc, _broker_errors(conn))
@@ -228,6 +234,10 @@ class _Replies:
         self._consumer = _Consumer(url, "stratus-bus-replies", [queue], self._deliver)
         self._consumer.start()
 
+    def wait_ready(self, timeout: float) -> bool:
+        """Whether the reply queue is there (it is made again after a reconnect)."""
+        return self._consumer.wait_ready(timeout)
+
     def expect(self, correlation_id: str) -> Future[bytes]:
         future: Future[bytes] = Future()
         self._waiting[correlation_id] = future
@@ -258,6 +268,8 @@ class AmqpBus(Bus):
 
     def _request(self, target: str, body: str, timeout: float) -> bytes | None:
         replies = self._reply_queue()
+        if not replies.wait_ready(timeout):  # a reply sent now would be lost
+            return None
         correlation_id = uuid4().hex
         future = replies.expect(correlation_id)
         try:

@@ -34,7 +34,7 @@ class Listener(ABC):
 
     @abstractmethod
     def stop(self) -> None:
-        """Stop taking messages and wait for the handlers already running (idempotent)."""
+        """Stop taking messages and wait for those already taken to be handled (idempotent)."""
 
 
 class Bus(ABC):
