@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,13 +34,15 @@ DEFAULT_SORT = (("created_at", "desc"), ("id", "desc"))
 # Attributes that take ``in:a,b,"c,d"`` as well as a single value.
 _IN_FILTERS = ("id", "name", "status", "disk_format", "container_format")
 _EXACT_FILTERS = ("owner", "checksum", "os_hash_value")
-_TIME_OPERATORS: dict[str, Callable[[Any, datetime], sa.ColumnElement[bool]]] = {
-    "eq": lambda column, value: column == value,
-    "neq": lambda column, value: column != value,
-    "gt": lambda column, value: column > value,
-    "gte": lambda column, value: column >= value,
-    "lt": lambda column, value: column < value,
-    "lte": lambda column, value: column <= value,
+# Times are shown to the second, so a filter's time stands for that whole second:
+# each operator compares the column with the second's start and end.
+_TIME_OPERATORS: dict[str, Callable[[Any, datetime, datetime], sa.ColumnElement[bool]]] = {
+    "eq": lambda column, start, end: sa.and_(column >= start, column < end),
+    "neq": lambda column, start, end: sa.or_(column < start, column >= end),
+    "gt": lambda column, start, end: column >= end,
+    "gte": lambda column, start, end: column >= start,
+    "lt": lambda column, start, end: column < start,
+    "lte": lambda column, start, end: column < end,
 }
 # Core attributes never filter on custom properties, even those not filtered on here.
 _CORE = frozenset({*Image.__table__.columns.keys(), "tags", "self", "file", "schema"})
@@ -172,7 +174,8 @@ def _time_filter(column: Any, key: str, raw: str) -> sa.ColumnElement[bool]:
         ) from exc
     if when.tzinfo is not None:
         when = when.astimezone(UTC).replace(tzinfo=None)
-    return _TIME_OPERATORS[operator](column, when)
+    start = when.replace(microsecond=0)
+    return _TIME_OPERATORS[operator](column, start, start + timedelta(seconds=1))
 
 
 def _in_values(raw: str) -> list[str]:
