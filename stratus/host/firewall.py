@@ -310,11 +310,12 @@ class _FamilyRenderer:
         return " ".join(parts)
 
     def _set(self, group: str) -> str:
+        """The set of ``group``'s members of this family, made once however many rules use it."""
         name = ipsets.set_name(self.prefix, self.family, group)
-        members = tuple(
-            m for m in self.ruleset.members.get(group, ()) if _version(m) == self.family
-        )
-        self.sets[name] = ipsets.IpSet(name, self.family, members)
+        if name not in self.sets:
+            members = self.ruleset.members.get(group, ())
+            found = tuple(m for m in members if _version(m) == self.family)
+            self.sets[name] = ipsets.IpSet(name, self.family, found)
         return name
 
 

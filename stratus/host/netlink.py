@@ -374,8 +374,8 @@ class Netlink:
         """Create the link unless one of that kind and those attributes exists; bring it up.
 
         ``wanted`` maps attributes (or pyroute2 paths to nested ones) of the existing link to
-        the values it must have;
-        a link that differs is deleted and made again.
+        the values it must have; a link that differs is deleted and made again. A link that
+        is already as asked is only read, never written.
         """
         index = self.index(name)
         if index is not None:
@@ -384,6 +384,8 @@ class Netlink:
             if _kind(link) != reported or any(link.get(p) != v for p, v in wanted.items()):
                 self.delete_link(name)
                 index = None
+            elif link["flags"] & _IFF_UP and mtu in (None, link.get("mtu")):
+                return index
         if index is None:
             extra = {"mtu": mtu} if mtu is not None else {}
             self._call(
