@@ -116,6 +116,7 @@ class Dnsmasq:
     def ensure(self, config: DhcpConfig, hosts: Iterable[Host]) -> None:
         """Serve ``config`` and exactly ``hosts``: start dnsmasq, reload it with SIGHUP when
         only hosts or options changed, or restart it when its command line changed."""
+        hosts = tuple(hosts)  # read twice: for the hosts file and for stale leases
         self.dir.mkdir(parents=True, exist_ok=True)
         self.dir.chmod(0o755)
         changed = _write(self.hosts_file, hosts_file(config, hosts))

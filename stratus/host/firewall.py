@@ -143,7 +143,8 @@ def assign_zones(bridges: Iterable[str], current: Mapping[str, int]) -> dict[str
     connections survive, and a new bridge gets the lowest free one."""
     wanted = sorted(set(bridges))
     zones = {b: current[b] for b in wanted if b in current}
-    free = (z for z in range(1, _MAX_ZONE + 1) if z not in set(zones.values()))
+    used = set(zones.values())
+    free = (z for z in range(1, _MAX_ZONE + 1) if z not in used)
     for bridge in wanted:
         if bridge not in zones:
             zone = next(free, None)
@@ -280,6 +281,8 @@ class _FamilyRenderer:
         out = []
         for group in port.security_groups:
             for rule in self.ruleset.rules.get(group, ()):
+                if rule.direction not in ("ingress", "egress") or rule.ethertype not in _ETHERTYPE:
+                    raise ValueError(f"bad direction or ethertype in {rule}")
                 if rule.direction == direction and _ETHERTYPE[rule.ethertype] == self.family:
                     out.append(self._rule(rule))
         return out

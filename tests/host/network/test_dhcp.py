@@ -130,7 +130,12 @@ def test_instances_get_fixed_ips_and_new_hosts_need_no_restart(lab: Lab, tmp_pat
     assert lab.ping(vms[0].namespace, "10.50.0.11")
     assert lab.ping(vms[1].namespace, "10.50.0.10")
 
-    server.ensure(config, hosts[:2])  # nothing changed: no signal, no restart
+    server.ensure(config, iter(hosts[:2]))  # nothing changed: no signal, no restart
+    assert lab.ping(vms[0].namespace, "10.50.0.11")
+    assert {line.split()[2] for line in server.lease_file.read_text().splitlines()} == {
+        "10.50.0.10",
+        "10.50.0.11",
+    }
     server.ensure(config, hosts)  # one more host: files rewritten, SIGHUP
     assert server.pid == pid
     assert lease(vms[2], script)["ip"] == "10.50.0.12"

@@ -179,6 +179,8 @@ def test_zones_are_kept_and_new_bridges_take_the_lowest_free() -> None:
         Rule("ingress", protocol="gre", port_range_min=1, port_range_max=2),
         Rule("ingress", protocol="carrier-pigeon"),
         Rule("ingress", remote_ip_prefix="fd00::/64"),
+        Rule("inbound"),
+        Rule("ingress", ethertype="IPX"),
     ],
 )
 def test_bad_rules_are_refused(rule: Rule) -> None:
