@@ -1,0 +1,632 @@
+"""Initial compute tables.
+
+Revision ID: 0001
+Revises:
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import mysql
+
+revision: str = "0001"
+down_revision: str | None = None
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "compute_aggregates",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("uuid", sa.String(length=36), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime()
+            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime()
+            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            nullable=True,
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_compute_aggregates")),
+        sa.UniqueConstraint("name", name=op.f("uq_compute_aggregates_name")),
+        sa.UniqueConstraint("uuid", name=op.f("uq_compute_aggregates_uuid")),
+    )
+    op.create_table(
+        "compute_flavors",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("flavorid", sa.String(length=255), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("memory_mb", sa.Integer(), nullable=False),
+        sa.Column("vcpus", sa.Integer(), nullable=False),
+        sa.Column("root_gb", sa.Integer(), nullable=False),
+        sa.Column("ephemeral_gb", sa.Integer(), nullable=False),
+        sa.Column("swap", sa.Integer(), nullable=False),
+        sa.Column("rxtx_factor", sa.Double(), nullable=False),
+        sa.Column("is_public", sa.Boolean(), nullable=False),
+        sa.Column("disabled", sa.Boolean(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime()
+            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime()
+            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            nullable=True,
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_compute_flavors")),
+        sa.UniqueConstraint("flavorid", name=op.f("uq_compute_flavors_flavorid")),
+        sa.UniqueConstraint("name", name=op.f("uq_compute_flavors_name")),
+    )
+    op.create_table(
+        "compute_instances",
+        sa.Column("uuid", sa.String(length=36), nullable=False),
+        sa.Column("display_name", sa.String(length=255), nullable=False),
+        sa.Column("display_description", sa.Text(), nullable=True),
+        sa.Column("hostname", sa.String(length=255), nullable=False),
+        sa.Column("project_id", sa.String(length=255), nullable=False),
+        sa.Column("user_id", sa.String(length=255), nullable=False),
+        sa.Column("image_ref", sa.String(length=255), nullable=False),
+        sa.Column("flavor", sa.JSON(), nullable=False),
+        sa.Column("old_flavor", sa.JSON(), nullable=True),
+        sa.Column("new_flavor", sa.JSON(), nullable=True),
+        sa.Column("vm_state", sa.String(length=255), nullable=False),
+        sa.Column("task_state", sa.String(length=255), nullable=True),
+        sa.Column("power_state", sa.Integer(), nullable=False),
+        sa.Column("host", sa.String(length=255), nullable=True),
+        sa.Column("node", sa.String(length=255), nullable=True),
+        sa.Column("availability_zone", sa.String(length=255), nullable=True),
+        sa.Column("key_name", sa.String(length=255), nullable=True),
+        sa.Column("key_data", sa.Text(), nullable=True),
+        sa.Column(
+            "user_data",
+            sa.Text()
+            .with_variant(mysql.MEDIUMTEXT(), "mariadb")
+            .with_variant(mysql.MEDIUMTEXT(), "mysql"),
+            nullable=True,
+        ),
+        sa.Column("config_drive", sa.String(length=255), nullable=False),
+        sa.Column("access_ip_v4", sa.String(length=64), nullable=True),
+        sa.Column("access_ip_v6", sa.String(length=64), nullable=True),
+        sa.Column("kernel_id", sa.String(length=255), nullable=False),
+        sa.Column("ramdisk_id", sa.String(length=255), nullable=False),
+        sa.Column("root_device_name", sa.String(length=255), nullable=True),
+        sa.Column("reservation_id", sa.String(length=255), nullable=False),
+        sa.Column("launch_index", sa.Integer(), nullable=False),
+        sa.Column("progress", sa.Integer(), nullable=False),
+        sa.Column("locked", sa.Boolean(), nullable=False),
+        sa.Column("locked_by", sa.String(length=10), nullable=True),
+        sa.Column("locked_reason", sa.Text(), nullable=True),
+        sa.Column("image_properties", sa.JSON(), nullable=False),
+        sa.Column("request", sa.JSON(), nullable=False),
+        sa.Column("network_info", sa.JSON(), nullable=False),
+        sa.Column(
+            "launched_at",
+            sa.DateTime()
+            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "terminated_at",
+            sa.DateTime()
+            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "created_at",
+            sa.DateTime()
+            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime()
+            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "deleted_at",
+            sa.DateTime()
+            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            nullable=True,
+        ),
+        sa.Column("deleted", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("uuid", name=op.f("pk_compute_instances")),
+    )
+    with op.batch_alter_table("compute_instances", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_compute_instances_created_at"), ["created_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_compute_instances_display_name"), ["display_name"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_compute_instances_host"), ["host"], unique=False)
+        batch_op.create_index(
+            "ix_compute_instances_project_deleted", ["project_id", "deleted"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_compute_instances_updated_at"), ["updated_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_compute_instances_vm_state"), ["vm_state"], unique=False
+        )
+
+    op.create_table(
+        "compute_key_pairs",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("user_id", sa.String(length=255), nullable=False),
+        sa.Column("fingerprint", sa.String(length=255), nullable=False),
+        sa.Column("public_key", sa.Text(), nullable=False),
+        sa.Column("type", sa.String(length=10), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime()
+            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_compute_key_pairs")),
+        sa.UniqueConstraint("user_id", "name", name=op.f("uq_compute_key_pairs_user_id_name")),
+    )
+    with op.batch_alter_table("compute_key_pairs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_compute_key_pairs_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "compute_nodes",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("uuid", sa.String(length=36), nullable=False),
+        sa.Column("host", sa.String(length=255), nullable=False),
+        sa.Column("hypervisor_hostname", sa.String(length=255), nullable=False),
+        sa.Column("hypervisor_type", sa.String(length=255), nullable=False),
+        sa.Column("hypervisor_version", sa.Integer(), nullable=False),
+        sa.Column("host_ip", sa.String(length=64), nullable=False),
+        sa.Column("vcpus", sa.Integer(), nullable=False),
+        sa.Column("memory_mb", sa.Integer(), nullable=False),
+        sa.Column("local_gb", sa.Integer(), nullable=False),
+        sa.Column("vcpus_used", sa.Integer(), nullable=False),
+        sa.Column("memory_mb_used", sa.Integer(), nullable=False),
+        sa.Column("local_gb_used", sa.Integer(), nullable=False),
+        sa.Column("reserved_vcpus", sa.Integer(), nullable=False),
+        sa.Column("reserved_memory_mb", sa.Integer(), nullable=False),
+        sa.Column("reserved_disk_gb", sa.Integer(), nullable=False),
+        sa.Column("cpu_allocation_ratio", sa.Double(), nullable=False),
+        sa.Column("ram_allocation_ratio", sa.Double(), nullable=False),
+        sa.Column("disk_allocation_ratio", sa.Double(), nullable=False),
+        sa.Column("running_vms", sa.Integer(), nullable=False),
+        sa.Column("cpu_info", sa.JSON(), nullable=False),
+        sa.Column("capabilities", sa.JSON(), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime()
+            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime()
+            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            nullable=True,
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_compute_nodes")),
+        sa.UniqueConstraint(
+            "hypervisor_hostname", name=op.f("uq_compute_nodes_hypervisor_hostname")
+        ),
+        sa.UniqueConstraint("uuid", name=op.f("uq_compute_nodes_uuid")),
+    )
+    with op.batch_alter_table("compute_nodes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_compute_nodes_host"), ["host"], unique=False)
+
+    op.create_table(
+        "compute_quotas",
+        sa.Column("project_id", sa.String(length=255), nullable=False),
+        sa.Column("resource", sa.String(length=255), nullable=False),
+        sa.Column("hard_limit", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("project_id", "resource", name=op.f("pk_compute_quotas")),
+    )
+    op.create_table(
+        "compute_server_groups",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("project_id", sa.String(length=255), nullable=False),
+        sa.Column("user_id", sa.String(length=255), nullable=False),
+        sa.Column("policy", sa.String(length=255), nullable=False),
+        sa.Column("rules", sa.JSON(), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime()
+            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_compute_server_groups")),
+    )
+    with op.batch_alter_table("compute_server_groups", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_compute_server_groups_project_id"), ["project_id"], unique=False
+        )
+
+    op.create_table(
+        "compute_services",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("uuid", sa.String(length=36), nullable=False),
+        sa.Column("host", sa.String(length=255), nullable=False),
+        sa.Column("binary", sa.String(length=255), nullable=False),
+        sa.Column("topic", sa.String(length=255), nullable=False),
+        sa.Column("disabled", sa.Boolean(), nullable=False),
+        sa.Column("disabled_reason", sa.String(length=255), nullable=True),
+        sa.Column("forced_down", sa.Boolean(), nullable=False),
+        sa.Column("report_count", sa.Integer(), nullable=False),
+        sa.Column(
+            "last_seen_up",
+            sa.DateTime()
+            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "created_at",
+            sa.DateTime()
+            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime()
+            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            nullable=True,
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_compute_services")),
+        sa.UniqueConstraint("host", "binary", name=op.f("uq_compute_services_host_binary")),
+        sa.UniqueConstraint("uuid", name=op.f("uq_compute_services_uuid")),
+    )
+    op.create_table(
+        "compute_aggregate_hosts",
+        sa.Column("aggregate_id", sa.Integer(), nullable=False),
+        sa.Column("host", sa.String(length=255), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["aggregate_id"],
+            ["compute_aggregates.id"],
+            name=op.f("fk_compute_aggregate_hosts_aggregate_id"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("aggregate_id", "host", name=op.f("pk_compute_aggregate_hosts")),
+    )
+    with op.batch_alter_table("compute_aggregate_hosts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_compute_aggregate_hosts_host"), ["host"], unique=False)
+
+    op.create_table(
+        "compute_aggregate_metadata",
+        sa.Column("aggregate_id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("value", sa.String(length=255), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["aggregate_id"],
+            ["compute_aggregates.id"],
+            name=op.f("fk_compute_aggregate_metadata_aggregate_id"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("aggregate_id", "key", name=op.f("pk_compute_aggregate_metadata")),
+    )
+    op.create_table(
+        "compute_allocations",
+        sa.Column("consumer_id", sa.String(length=36), nullable=False),
+        sa.Column("node_id", sa.Integer(), nullable=False),
+        sa.Column("vcpus", sa.Integer(), nullable=False),
+        sa.Column("memory_mb", sa.Integer(), nullable=False),
+        sa.Column("disk_gb", sa.Integer(), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime()
+            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["node_id"],
+            ["compute_nodes.id"],
+            name=op.f("fk_compute_allocations_node_id"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("consumer_id", "node_id", name=op.f("pk_compute_allocations")),
+    )
+    op.create_table(
+        "compute_flavor_extra_specs",
+        sa.Column("flavor_id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("value", sa.String(length=255), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["flavor_id"],
+            ["compute_flavors.id"],
+            name=op.f("fk_compute_flavor_extra_specs_flavor_id"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("flavor_id", "key", name=op.f("pk_compute_flavor_extra_specs")),
+    )
+    op.create_table(
+        "compute_flavor_projects",
+        sa.Column("flavor_id", sa.Integer(), nullable=False),
+        sa.Column("project_id", sa.String(length=255), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["flavor_id"],
+            ["compute_flavors.id"],
+            name=op.f("fk_compute_flavor_projects_flavor_id"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("flavor_id", "project_id", name=op.f("pk_compute_flavor_projects")),
+    )
+    op.create_table(
+        "compute_instance_actions",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("instance_uuid", sa.String(length=36), nullable=False),
+        sa.Column("action", sa.String(length=255), nullable=False),
+        sa.Column("request_id", sa.String(length=255), nullable=False),
+        sa.Column("user_id", sa.String(length=255), nullable=True),
+        sa.Column("project_id", sa.String(length=255), nullable=True),
+        sa.Column(
+            "start_time",
+            sa.DateTime()
+            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "finish_time",
+            sa.DateTime()
+            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            nullable=True,
+        ),
+        sa.Column("message", sa.String(length=255), nullable=True),
+        sa.Column(
+            "updated_at",
+            sa.DateTime()
+            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            nullable=True,
+        ),
+        sa.ForeignKeyConstraint(
+            ["instance_uuid"],
+            ["compute_instances.uuid"],
+            name=op.f("fk_compute_instance_actions_instance_uuid"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_compute_instance_actions")),
+    )
+    with op.batch_alter_table("compute_instance_actions", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_compute_instance_actions_instance_uuid"), ["instance_uuid"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_compute_instance_actions_request_id"), ["request_id"], unique=False
+        )
+
+    op.create_table(
+        "compute_instance_faults",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("instance_uuid", sa.String(length=36), nullable=False),
+        sa.Column("code", sa.Integer(), nullable=False),
+        sa.Column("message", sa.String(length=255), nullable=False),
+        sa.Column(
+            "details",
+            sa.Text()
+            .with_variant(mysql.MEDIUMTEXT(), "mariadb")
+            .with_variant(mysql.MEDIUMTEXT(), "mysql"),
+            nullable=False,
+        ),
+        sa.Column("host", sa.String(length=255), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime()
+            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["instance_uuid"],
+            ["compute_instances.uuid"],
+            name=op.f("fk_compute_instance_faults_instance_uuid"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_compute_instance_faults")),
+    )
+    with op.batch_alter_table("compute_instance_faults", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_compute_instance_faults_instance_uuid"), ["instance_uuid"], unique=False
+        )
+
+    op.create_table(
+        "compute_instance_metadata",
+        sa.Column("instance_uuid", sa.String(length=36), nullable=False),
+        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("value", sa.String(length=255), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["instance_uuid"],
+            ["compute_instances.uuid"],
+            name=op.f("fk_compute_instance_metadata_instance_uuid"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("instance_uuid", "key", name=op.f("pk_compute_instance_metadata")),
+    )
+    op.create_table(
+        "compute_instance_tags",
+        sa.Column("instance_uuid", sa.String(length=36), nullable=False),
+        sa.Column("tag", sa.String(length=80), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["instance_uuid"],
+            ["compute_instances.uuid"],
+            name=op.f("fk_compute_instance_tags_instance_uuid"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("instance_uuid", "tag", name=op.f("pk_compute_instance_tags")),
+    )
+    op.create_table(
+        "compute_migrations",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("uuid", sa.String(length=36), nullable=False),
+        sa.Column("instance_uuid", sa.String(length=36), nullable=False),
+        sa.Column("migration_type", sa.String(length=255), nullable=False),
+        sa.Column("status", sa.String(length=255), nullable=False),
+        sa.Column("source_compute", sa.String(length=255), nullable=True),
+        sa.Column("source_node", sa.String(length=255), nullable=True),
+        sa.Column("dest_compute", sa.String(length=255), nullable=True),
+        sa.Column("dest_node", sa.String(length=255), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime()
+            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "updated_at",
+            sa.DateTime()
+            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            nullable=True,
+        ),
+        sa.ForeignKeyConstraint(
+            ["instance_uuid"],
+            ["compute_instances.uuid"],
+            name=op.f("fk_compute_migrations_instance_uuid"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_compute_migrations")),
+        sa.UniqueConstraint("uuid", name=op.f("uq_compute_migrations_uuid")),
+    )
+    with op.batch_alter_table("compute_migrations", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_compute_migrations_instance_uuid"), ["instance_uuid"], unique=False
+        )
+
+    op.create_table(
+        "compute_server_group_members",
+        sa.Column("group_id", sa.String(length=36), nullable=False),
+        sa.Column("instance_uuid", sa.String(length=36), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["group_id"],
+            ["compute_server_groups.id"],
+            name=op.f("fk_compute_server_group_members_group_id"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "group_id", "instance_uuid", name=op.f("pk_compute_server_group_members")
+        ),
+        sa.UniqueConstraint(
+            "instance_uuid", name=op.f("uq_compute_server_group_members_instance_uuid")
+        ),
+    )
+    op.create_table(
+        "compute_instance_action_events",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("action_id", sa.Integer(), nullable=False),
+        sa.Column("event", sa.String(length=255), nullable=False),
+        sa.Column(
+            "start_time",
+            sa.DateTime()
+            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "finish_time",
+            sa.DateTime()
+            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
+            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            nullable=True,
+        ),
+        sa.Column("result", sa.String(length=255), nullable=True),
+        sa.Column("traceback", sa.Text(), nullable=True),
+        sa.Column("host", sa.String(length=255), nullable=True),
+        sa.Column("details", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["action_id"],
+            ["compute_instance_actions.id"],
+            name=op.f("fk_compute_instance_action_events_action_id"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_compute_instance_action_events")),
+    )
+    with op.batch_alter_table("compute_instance_action_events", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_compute_instance_action_events_action_id"), ["action_id"], unique=False
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("compute_instance_action_events", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_compute_instance_action_events_action_id"))
+
+    op.drop_table("compute_instance_action_events")
+    op.drop_table("compute_server_group_members")
+    with op.batch_alter_table("compute_migrations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_compute_migrations_instance_uuid"))
+
+    op.drop_table("compute_migrations")
+    op.drop_table("compute_instance_tags")
+    op.drop_table("compute_instance_metadata")
+    with op.batch_alter_table("compute_instance_faults", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_compute_instance_faults_instance_uuid"))
+
+    op.drop_table("compute_instance_faults")
+    with op.batch_alter_table("compute_instance_actions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_compute_instance_actions_request_id"))
+        batch_op.drop_index(batch_op.f("ix_compute_instance_actions_instance_uuid"))
+
+    op.drop_table("compute_instance_actions")
+    op.drop_table("compute_flavor_projects")
+    op.drop_table("compute_flavor_extra_specs")
+    op.drop_table("compute_allocations")
+    op.drop_table("compute_aggregate_metadata")
+    with op.batch_alter_table("compute_aggregate_hosts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_compute_aggregate_hosts_host"))
+
+    op.drop_table("compute_aggregate_hosts")
+    op.drop_table("compute_services")
+    with op.batch_alter_table("compute_server_groups", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_compute_server_groups_project_id"))
+
+    op.drop_table("compute_server_groups")
+    op.drop_table("compute_quotas")
+    with op.batch_alter_table("compute_nodes", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_compute_nodes_host"))
+
+    op.drop_table("compute_nodes")
+    with op.batch_alter_table("compute_key_pairs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_compute_key_pairs_user_id"))
+
+    op.drop_table("compute_key_pairs")
+    with op.batch_alter_table("compute_instances", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_compute_instances_vm_state"))
+        batch_op.drop_index(batch_op.f("ix_compute_instances_updated_at"))
+        batch_op.drop_index("ix_compute_instances_project_deleted")
+        batch_op.drop_index(batch_op.f("ix_compute_instances_host"))
+        batch_op.drop_index(batch_op.f("ix_compute_instances_display_name"))
+        batch_op.drop_index(batch_op.f("ix_compute_instances_created_at"))
+
+    op.drop_table("compute_instances")
+    op.drop_table("compute_flavors")
+    op.drop_table("compute_aggregates")
