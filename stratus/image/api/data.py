@@ -45,7 +45,15 @@ WRITE_CHUNK = 4 * 1024 * 1024  # bytes gathered from the request before each dis
 READ_CHUNK = 1024 * 1024  # bytes read from disk for each piece of a download
 
 
-@router.put("/file", status_code=204)
+_BINARY_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {DATA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.put("/file", status_code=204, openapi_extra=_BINARY_BODY)
 async def upload_image_data(
     image_id: str,
     request: Request,

@@ -4,7 +4,6 @@ may write, and the request models that check them. The served JSON schemas
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
@@ -111,14 +110,16 @@ class NewImage(ImageFields):
     id: str | None = Field(None, pattern=UUID_PATTERN)
 
 
+# Member bodies ignore members they don't use, as Glance does: openstacksdk sends the
+# member id along with the status it changes.
 class NewMember(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     member: str = Field(min_length=1, max_length=NAME_LENGTH)
 
 
 class MemberStatus(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     status: Literal[MEMBER_STATUSES]  # type: ignore[valid-type]
 
@@ -134,10 +135,5 @@ class PatchOperation(BaseModel):
     value: Any = None
 
 
-PatchDocument = RootModel[list[PatchOperation]]
-
-_UUID = re.compile(UUID_PATTERN)
-
-
-def is_uuid(text: str) -> bool:
-    return bool(_UUID.match(text))
+class PatchDocument(RootModel[list[PatchOperation]]):
+    """The body of ``PATCH /v2/images/{id}``: the operations, applied in order."""

@@ -66,3 +66,16 @@ def test_unknown_and_revoked_tokens_are_refused(env: Env) -> None:
     revoked = env.client.get("/v2/images", headers={"X-Auth-Token": token})
     assert revoked.status_code == 401
     assert revoked.json()["error"]["code"] == 401
+
+
+def test_openapi_documents_the_request_bodies(env: Env) -> None:
+    paths = env.client.get("/openapi.json").json()["paths"]
+    expected = {
+        ("/v2/images", "post"): "application/json",
+        ("/v2/images/{image_id}", "patch"): "application/openstack-images-v2.1-json-patch",
+        ("/v2/images/{image_id}/file", "put"): "application/octet-stream",
+        ("/v2/images/{image_id}/members", "post"): "application/json",
+        ("/v2/images/{image_id}/members/{member_id}", "put"): "application/json",
+    }
+    for (path, method), content_type in expected.items():
+        assert list(paths[path][method]["requestBody"]["content"]) == [content_type]
