@@ -1,0 +1,92 @@
+"""The scheduler part: picks and claims a host for each server of a request, on the
+``compute-scheduler`` topic (the conductor calls ``select_destinations``)."""
+
+from __future__ import annotations
+
+import logging
+import random
+from typing import Any
+
+from stratus.compute import options  # noqa: F401 - declares the options read here
+from stratus.compute.scheduler import claims, filters, weighers
+from stratus.compute.scheduler.hosts import HostCache, HostState
+from stratus.compute.scheduler.request import RequestSpec
+from stratus.runtime.config import Config
+from stratus.runtime.db import Database
+
+LOG = logging.getLogger(__name__)
+
+TOPIC = "compute-scheduler"
+NO_VALID_HOST = "No valid host was found. "
+
+
+class NoValidHost(Exception):
+    """No host passes the filters with room to claim (the message says why)."""
+
+
+class Scheduler:
+    def __init__(self, conf: Config, db: Database, *, cache_ttl: float = 1.0) -> None:
+        self.db = db
+        self.filters = filters.enabled(conf.filter_scheduler.enabled_filters)
+        self.weighers = weighers.configured(conf)
+        self.subset_size = max(1, conf.filter_scheduler.host_subset_size)
+        self.hosts = HostCache(
+            db, conf.compute.default_availability_zone, conf.compute.service_down_time, cache_ttl
+        )
+
+    def select_destinations(self, spec: dict[str, Any]) -> list[dict[str, Any]]:
+        """A claimed host for each of ``spec["consumers"]``, all or none: raises
+        NoValidHost (and frees the claims it made) when one cannot be placed."""
+        request = RequestSpec.from_dict(spec)
+        chosen: list[dict[str, Any]] = []
+        try:
+            for consumer in request.consumers:
+                chosen.append(self._place(request, consumer))
+        except NoValidHost:
+            for selection in chosen:
+                claims.release(self.db, selection["consumer"])
+            raise
+        return chosen
+
+    def _place(self, request: RequestSpec, consumer: str) -> dict[str, Any]:
+        for attempt in range(2):  # the second time on freshly loaded hosts
+            if attempt:
+                self.hosts.invalidate()
+            candidates = self._candidates(request)
+            ranked = [host for _, host in weighers.weigh(candidates, request, self.weighers)]
+            while ranked:
+                host = random.choice(ranked[: self.subset_size])
+                if claims.claim(self.db, host.node_id, consumer, request.resources):
+                    host.consume(request.resources)
+                    if request.group is not None:
+                        request.group.hosts.append(host.host)
+                    return {
+                        "consumer": consumer,
+                        "host": host.host,
+                        "node": host.node,
+                        "node_uuid": host.node_uuid,
+                    }
+                ranked.remove(host)
+            if not candidates:
+                break  # nothing passed the filters: reloading would not help
+        raise NoValidHost(NO_VALID_HOST + "There are not enough hosts available.")
+
+    def _candidates(self, request: RequestSpec) -> list[HostState]:
+        hosts = self.hosts.get()
+        if request.force_host:
+            # A host named by an administrator is taken as is, as long as it has room.
+            return [
+                h
+                for h in hosts
+                if h.host == request.force_host
+                and (request.force_node is None or h.node == request.force_node)
+            ]
+        for name, check in self.filters:
+            before = len(hosts)
+            hosts = [host for host in hosts if check(host, request)]
+            if len(hosts) < before:
+                LOG.debug("%s left %d of %d hosts", name, len(hosts), before)
+            if not hosts:
+                LOG.info("no host passed %s for %s", name, request.consumers)
+                break
+        return hosts
