@@ -59,11 +59,13 @@ class Service:
 SERVICES: dict[str, Service] = {
     "identity": Service("identity", "identity", "keystone", "identity", "/v3", ("identity-api",)),
     "image": Service("image", "image", "glance", "image", "", ("image-api",)),
+    "network": Service("network", "network", "neutron", "network", "", ("network-server",)),
 }
 
 _BUILDERS: dict[str, str] = {
     "identity-api": "stratus.identity.api:build_part",
     "image-api": "stratus.image.api:build_part",
+    "network-server": "stratus.network.api:build_part",
 }
 
 

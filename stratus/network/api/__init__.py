@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 
-from stratus.network import options  # noqa: F401 - declares the network options
+from stratus.network import options, rpc  # noqa: F401 - options declares the network options
 from stratus.network.api import (
     agents,
     extensions,
@@ -67,6 +67,9 @@ def build_app(backend: Backend, validator: TokenValidator) -> FastAPI:
 
 
 def build_part(runtime: Runtime) -> ApiPart:
+    """The API, with the agents' RPC endpoint served on the bus until the runtime's bus
+    is closed."""
     backend = make_backend(runtime, lambda: runtime.bus)
+    runtime.bus.serve(rpc.SERVER_TOPIC, rpc.ServerEndpoint(backend))
     app = build_app(backend, runtime.identity("network"))
     return ApiPart("network-server", runtime.conf.network.port, app)

@@ -36,7 +36,7 @@ from stratus.runtime.api.validation import json_body
 from stratus.runtime.db import new_id
 
 router = APIRouter()
-PROVIDER = ("network_type", "physical_network", "segmentation_id")
+PROVIDER = ("segmentation_id", "physical_network", "network_type")
 MIN_MTU = 68
 
 

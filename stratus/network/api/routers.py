@@ -45,7 +45,9 @@ class GatewayIP(Body):
 
 
 class GatewayInfo(Body):
-    network_id: str
+    """An external gateway; ``{}`` (no network) means none."""
+
+    network_id: str | None = None
     enable_snat: bool | None = None
     external_fixed_ips: list[GatewayIP] | None = None
 
@@ -153,8 +155,14 @@ def show_router(
 
 
 def _gateway(
-    session: Session, ctx: RequestContext, action: str, target: dict[str, Any], info: GatewayInfo
-) -> routers.Gateway:
+    session: Session,
+    ctx: RequestContext,
+    action: str,
+    target: dict[str, Any],
+    info: GatewayInfo | None,
+) -> routers.Gateway | None:
+    if info is None or info.network_id is None:
+        return None
     attributes = {
         "external_gateway_info:enable_snat": info.enable_snat is not None,
         "external_gateway_info:external_fixed_ips": bool(info.external_fixed_ips),
@@ -193,9 +201,9 @@ def create_router(
             routes=[],
             availability_zone_hints=spec.availability_zone_hints,
         )
-        if spec.external_gateway_info is not None:
+        gateway = _gateway(session, ctx, "create_router", target, spec.external_gateway_info)
+        if gateway is not None:
             # Before the router is added, so that it is inserted with its gateway.
-            gateway = _gateway(session, ctx, "create_router", target, spec.external_gateway_info)
             routers.set_gateway(session, be, row, gateway)
         session.add(row)
         session.flush()
@@ -223,9 +231,7 @@ def update_router(
         policy.enforce(ctx, "update_router", target)
         if "external_gateway_info" in spec.model_fields_set:
             info = spec.external_gateway_info
-            gateway = (
-                None if info is None else _gateway(session, ctx, "update_router", target, info)
-            )
+            gateway = _gateway(session, ctx, "update_router", target, info)
             routers.set_gateway(session, be, row, gateway)
         if spec.routes is not None:
             row.routes = routers.check_routes(
