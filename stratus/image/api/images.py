@@ -70,7 +70,14 @@ def create_image(
     owner = body.owner or ctx.project_id
     api.policy.enforce(ctx, "add_image", {"owner": owner})
     _check_visibility(api.policy, ctx, body.visibility, owner)
-    image = Image(id=body.id or new_id(), status="queued", **{**body.core(), "owner": owner})
+    now = utcnow()
+    image = Image(
+        id=body.id or new_id(),
+        status="queued",
+        created_at=now,
+        updated_at=now,
+        **{**body.core(), "owner": owner},
+    )
     _set_properties(image, body.properties)
     _set_tags(image, body.tags)
     duplicate = Conflict(f"An image with ID {image.id} already exists.")

@@ -6,7 +6,9 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import sqlalchemy as sa
 
+from stratus.image.models import ImageMember, ImageProperty, ImageTag
 from stratus.image.policy import DEFAULT_RULES, OWNER_MEMBER
 from stratus.runtime.api.policy import ADMIN
 
@@ -164,12 +166,17 @@ def test_unknown_ids_are_404(env: Env, image_id: str) -> None:
 
 
 def test_delete(env: Env) -> None:
-    image = env.create(**FORMATS)
+    image = env.create(tags=["t"], os_distro="debian", **FORMATS)
+    members = f"/v2/images/{image['id']}/members"
+    assert env.call("POST", members, json={"member": env.users["other"].project_id}).is_success
     assert env.upload(image["id"], b"data").status_code == 204
     assert env.backend.store.path(image["id"]).exists()
     assert env.call("DELETE", f"/v2/images/{image['id']}").status_code == 204
     assert env.call("GET", f"/v2/images/{image['id']}").status_code == 404
     assert not env.backend.store.path(image["id"]).exists()
+    with env.backend.db.session() as session:
+        for model in (ImageMember, ImageProperty, ImageTag):
+            assert session.scalars(sa.select(model)).all() == []
 
 
 def test_protected_images_cannot_be_deleted(env: Env) -> None:
