@@ -70,15 +70,28 @@ def page_params(
 
 
 def paginate(
-    session: Session, stmt: sa.Select, model: type, page: Page, *, id_column: str = "id"
+    session: Session,
+    stmt: sa.Select,
+    model: type,
+    page: Page,
+    *,
+    id_column: str = "id",
+    marker_column: str | None = None,
 ) -> tuple[list[Any], str | None]:
     """Run ``stmt`` for one page; returns the rows and the marker for the next page (or
-    None when this is the last one). An unknown marker is a 400, as the APIs answer."""
+    None when this is the last one). An unknown marker is a 400, as the APIs answer.
+    Markers are ``id_column`` values (the primary key), or ``marker_column`` values when
+    the API names rows by another unique column."""
     sort = list(page.sort)
     if id_column not in [key for key, _ in sort]:
         sort.append((id_column, sort[-1][1] if sort else "asc"))
+    marker_key = marker_column or id_column
     if page.marker is not None:
-        marker_row = session.get(model, page.marker)
+        if marker_column is None:
+            marker_row = session.get(model, page.marker)
+        else:
+            column = getattr(model, marker_column)
+            marker_row = session.scalar(sa.select(model).where(column == page.marker))
         if marker_row is None:
             raise BadRequest(f"Marker {page.marker} could not be found.")
         stmt = stmt.where(_after(model, sort, marker_row))
@@ -94,7 +107,7 @@ def paginate(
     rows = list(session.scalars(stmt))
     if page.limit is not None and len(rows) > page.limit:
         rows = rows[: page.limit]
-        return rows, getattr(rows[-1], id_column) if rows else None
+        return rows, getattr(rows[-1], marker_key) if rows else None
     return rows, None
 
 

@@ -1,0 +1,1 @@
+"""The compute agent: runs the servers of its host through a virt driver."""

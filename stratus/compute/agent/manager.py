@@ -1,0 +1,523 @@
+"""The compute agent part: runs the servers of its hosts through the virt driver.
+
+It listens on ``compute-agent.<host>`` for each host its driver serves, reports the
+hosts' resources and heartbeats to the conductor every ``report_interval``, and makes
+its hosts match the database (principle 3): at start it finishes or undoes work a
+previous run left half done, and every ``sync_power_state_interval`` it reports power
+states that changed behind its back and removes domains of deleted servers. Operations
+on one server run one at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from stratus.compute import (
+    options,  # noqa: F401 - declares the options read here
+    states,
+)
+from stratus.compute.agent.networking import Networking
+from stratus.compute.clients.images import ImageClient
+from stratus.compute.clients.network import NetworkError
+from stratus.compute.conductor.manager import AGENT_TOPIC
+from stratus.compute.conductor.manager import TOPIC as CONDUCTOR_TOPIC
+from stratus.compute.periodic import Periodic
+from stratus.compute.records import instance_name
+from stratus.compute.virt.driver import Instance, VirtDriver
+from stratus.runtime.bus import Bus, Listener, RemoteError
+from stratus.runtime.config import Config
+from stratus.runtime.db import utcnow
+
+LOG = logging.getLogger(__name__)
+
+CONSOLE_MAX_LINES = 10_000
+POOL_PER_HOST = 4
+
+
+class ComputeAgent:
+    def __init__(
+        self,
+        conf: Config,
+        bus: Bus,
+        driver: VirtDriver,
+        networking: Networking,
+        images: ImageClient | None,
+    ) -> None:
+        self.conf = conf
+        self.bus = bus
+        self.driver = driver
+        self.networking = networking
+        self.images = images
+        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._locks_guard = threading.Lock()
+        self._listeners: list[Listener] = []
+        self._periodics = [
+            Periodic("compute-agent-report", conf.compute.report_interval, self.report),
+            Periodic(
+                "compute-agent-sync", conf.compute.sync_power_state_interval, self.sync_power_states
+            ),
+        ]
+
+    # -- running ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.report()
+        for host in self.driver.hosts():
+            self._listeners.append(
+                self.bus.serve(AGENT_TOPIC, self, host=host, pool_size=POOL_PER_HOST)
+            )
+        for host in self.driver.hosts():
+            self.recover(host)
+        for periodic in self._periodics:
+            periodic.start(run_now=False)
+
+    def stop(self) -> None:
+        for periodic in self._periodics:
+            periodic.stop()
+        for listener in self._listeners:
+            listener.stop()
+        self._listeners.clear()
+
+    def report(self) -> None:
+        """Heartbeats and resources of every host, in one message."""
+        section = self.conf.compute
+        node_settings = {
+            "cpu_allocation_ratio": section.cpu_allocation_ratio,
+            "ram_allocation_ratio": section.ram_allocation_ratio,
+            "disk_allocation_ratio": section.disk_allocation_ratio,
+            "reserved_vcpus": section.reserved_host_cpus,
+            "reserved_memory_mb": section.reserved_host_memory_mb,
+            "reserved_disk_gb": -(-section.reserved_host_disk_mb // 1024),
+        }
+        hosts = [
+            {"host": host, "nodes": [{**node, **node_settings} for node in self.driver.nodes(host)]}
+            for host in self.driver.hosts()
+        ]
+        self.bus.call(CONDUCTOR_TOPIC, "report", hosts=hosts)
+
+    def recover(self, host: str) -> None:
+        """Finish or undo what was under way on the host's servers when the agent last
+        stopped, then match power states and domains to the database."""
+        for instance in self._conductor("instances_on_host", agent_host=host):
+            task = instance["task_state"]
+            if task == states.DELETING:
+                self.terminate_instance(instance)
+            elif task == states.SPAWNING or instance["vm_state"] == states.BUILDING:
+                with self._lock(instance):
+                    self._undo_build(
+                        instance, "The compute agent restarted during the build.", retry=False
+                    )
+            elif task is not None:
+                self._finish(
+                    instance, {"task_state": None, **self._power(instance)}, "compute_init_host"
+                )
+        self.sync_power_states(host)
+
+    def sync_power_states(self, host: str | None = None) -> None:
+        for name in [host] if host else self.driver.hosts():
+            expected = {i["uuid"]: i for i in self._conductor("instances_on_host", agent_host=name)}
+            domains = self.driver.list_instances(name)
+            strays = [uuid for uuid in domains if uuid not in expected]
+            if strays:
+                for uuid in self._conductor("orphans", agent_host=name, instance_uuids=strays):
+                    LOG.warning("removing the domain of server %s, which is not on %s", uuid, name)
+                    self.driver.destroy({"uuid": uuid, "host": name, "name": instance_name(uuid)})
+            for uuid, instance in expected.items():
+                actual = domains.get(uuid, states.NOSTATE)
+                if instance["task_state"] is None and actual != instance["power_state"]:
+                    self.bus.cast(
+                        CONDUCTOR_TOPIC, "sync_power_state", instance_uuid=uuid, power_state=actual
+                    )
+
+    # -- building and deleting ----------------------------------------------------------
+
+    def build_and_run_instance(self, instance: Instance, request_id: str | None = None) -> None:
+        with self._lock(instance):
+            start = utcnow().isoformat()
+            host = instance["host"]
+            network_info: list[dict[str, Any]] = []
+            try:
+                network_info = self.networking.allocate(instance, host)
+                self.driver.spawn(instance, network_info)
+            except Exception as exc:
+                LOG.warning("building %s on %s failed: %s", instance["uuid"], host, exc)
+                self._cleanup(instance, network_info)
+                self.bus.cast(
+                    CONDUCTOR_TOPIC,
+                    "build_failed",
+                    instance_uuid=instance["uuid"],
+                    agent_host=host,
+                    message=_message(exc),
+                    details=_details(exc),
+                    request_id=request_id,
+                    retry=not isinstance(exc, NetworkError),
+                )
+                return
+            values = {
+                "vm_state": states.ACTIVE,
+                "task_state": None,
+                "power_state": self.driver.power_state(instance),
+                "launched_at": utcnow().isoformat(),
+                "network_info": network_info,
+            }
+            try:
+                kept = self._finish(
+                    instance,
+                    values,
+                    "compute__do_build_and_run_instance",
+                    request_id,
+                    start,
+                    expected=[states.SPAWNING],
+                )
+            except RemoteError as exc:
+                if exc.exc_type != "UnexpectedTaskState":
+                    raise
+                kept = {"task_state": states.DELETING}  # a delete waits for this lock
+            if kept is None:  # deleted while it was being built
+                self._cleanup(instance, network_info)
+
+    def _undo_build(self, instance: Instance, message: str, retry: bool) -> None:
+        self._cleanup(instance, None)
+        self.bus.cast(
+            CONDUCTOR_TOPIC,
+            "build_failed",
+            instance_uuid=instance["uuid"],
+            agent_host=instance["host"],
+            message=message,
+            retry=retry,
+        )
+
+    def _cleanup(self, instance: Instance, network_info: list[dict[str, Any]] | None) -> None:
+        try:
+            self.driver.destroy(instance)
+        finally:
+            self.networking.deallocate(instance, network_info or None)
+
+    def terminate_instance(self, instance: Instance, request_id: str | None = None) -> None:
+        with self._lock(instance):
+            start = utcnow().isoformat()
+            try:
+                self._cleanup(instance, instance.get("network_info") or None)
+            except Exception as exc:
+                LOG.exception("deleting %s failed", instance["uuid"])
+                self._finish(
+                    instance,
+                    {"vm_state": states.ERROR, "task_state": None},
+                    "compute_terminate_instance",
+                    request_id,
+                    start,
+                    error=exc,
+                )
+                return
+            self.bus.call(
+                CONDUCTOR_TOPIC,
+                "instance_destroyed",
+                instance_uuid=instance["uuid"],
+                agent_host=instance["host"],
+                request_id=request_id,
+                start_time=start,
+            )
+
+    # -- power --------------------------------------------------------------------------
+
+    def stop_instance(self, instance: Instance, request_id: str | None = None) -> None:
+        self._power_task(
+            instance, self.driver.power_off, states.STOPPED, "compute_stop_instance", request_id
+        )
+
+    def start_instance(self, instance: Instance, request_id: str | None = None) -> None:
+        self._power_task(
+            instance, self.driver.power_on, states.ACTIVE, "compute_start_instance", request_id
+        )
+
+    def reboot_instance(
+        self, instance: Instance, reboot_type: str = "SOFT", request_id: str | None = None
+    ) -> None:
+        hard = reboot_type == "HARD"
+        self._power_task(
+            instance,
+            lambda i: self.driver.reboot(i, hard),
+            states.ACTIVE,
+            "compute_reboot_instance",
+            request_id,
+        )
+
+    def pause_instance(self, instance: Instance, request_id: str | None = None) -> None:
+        self._power_task(
+            instance, self.driver.pause, states.PAUSED, "compute_pause_instance", request_id
+        )
+
+    def unpause_instance(self, instance: Instance, request_id: str | None = None) -> None:
+        self._power_task(
+            instance, self.driver.unpause, states.ACTIVE, "compute_unpause_instance", request_id
+        )
+
+    def suspend_instance(self, instance: Instance, request_id: str | None = None) -> None:
+        self._power_task(
+            instance, self.driver.suspend, states.SUSPENDED, "compute_suspend_instance", request_id
+        )
+
+    def resume_instance(self, instance: Instance, request_id: str | None = None) -> None:
+        self._power_task(
+            instance, self.driver.resume, states.ACTIVE, "compute_resume_instance", request_id
+        )
+
+    def _power_task(
+        self,
+        instance: Instance,
+        work: Callable[[Instance], None],
+        vm_state: str,
+        event: str,
+        request_id: str | None,
+    ) -> None:
+        """Run one power operation; on failure the server keeps its vm_state, its task
+        is cleared and the fault recorded (as Nova does for these actions)."""
+        with self._lock(instance):
+            start = utcnow().isoformat()
+            try:
+                work(instance)
+            except Exception as exc:
+                LOG.warning("%s of %s failed: %s", event, instance["uuid"], exc)
+                values = {"task_state": None, **self._power(instance)}
+                self._finish(instance, values, event, request_id, start, error=exc)
+                return
+            values = {"vm_state": vm_state, "task_state": None, **self._power(instance)}
+            self._finish(instance, values, event, request_id, start)
+
+    # -- rebuild, snapshot, console -----------------------------------------------------
+
+    def rebuild_instance(self, instance: Instance, request_id: str | None = None) -> None:
+        """Boot the server again from ``instance["image_ref"]`` (already the new image),
+        keeping its ports; a stopped server is left stopped."""
+        with self._lock(instance):
+            start = utcnow().isoformat()
+            was_stopped = instance["vm_state"] == states.STOPPED
+            try:
+                self.driver.destroy(instance)
+                self.driver.spawn(instance, instance["network_info"])
+                if was_stopped:
+                    self.driver.power_off(instance)
+            except Exception as exc:
+                values = {"vm_state": states.ERROR, "task_state": None, **self._power(instance)}
+                self._finish(
+                    instance, values, "compute_rebuild_instance", request_id, start, error=exc
+                )
+                return
+            values = {
+                "vm_state": states.STOPPED if was_stopped else states.ACTIVE,
+                "task_state": None,
+                "launched_at": utcnow().isoformat(),
+                **self._power(instance),
+            }
+            self._finish(instance, values, "compute_rebuild_instance", request_id, start)
+
+    def snapshot_instance(
+        self, instance: Instance, image_id: str, request_id: str | None = None
+    ) -> None:
+        """Upload the server's disk into the (queued) image the API made for it; if that
+        fails the image is deleted and the server carries on as it was."""
+        with self._lock(instance):
+            start = utcnow().isoformat()
+            try:
+                if self.images is None:
+                    raise RuntimeError("This cloud has no image service to store snapshots in.")
+                images = self.images
+                self.driver.snapshot(instance, lambda path: images.upload(image_id, path))
+            except Exception as exc:
+                LOG.warning("snapshot of %s failed: %s", instance["uuid"], exc)
+                if self.images is not None:
+                    self.images.delete(image_id)
+                self._finish(
+                    instance,
+                    {"task_state": None},
+                    "compute_snapshot_instance",
+                    request_id,
+                    start,
+                    error=exc,
+                )
+                return
+            self._finish(
+                instance, {"task_state": None}, "compute_snapshot_instance", request_id, start
+            )
+
+    def get_console_output(self, instance: Instance, length: int | None = None) -> str:
+        lines = self.driver.get_console_output(instance).splitlines()
+        keep = CONSOLE_MAX_LINES if length is None else min(length, CONSOLE_MAX_LINES)
+        return "\n".join(lines[-keep:] if keep else []) + ("\n" if keep and lines else "")
+
+    # -- resize -------------------------------------------------------------------------
+
+    def resize_instance(
+        self, instance: Instance, migration: dict[str, Any], request_id: str | None = None
+    ) -> None:
+        """The source side: stop the server and hand its disks to the destination."""
+        with self._lock(instance):
+            try:
+                self.driver.migrate_disk_and_power_off(instance, migration["dest_compute"])
+            except Exception as exc:
+                self._resize_failed(
+                    migration, instance["host"], exc, request_id, "compute_resize_instance"
+                )
+                return
+        self.bus.cast(
+            CONDUCTOR_TOPIC,
+            "resize_migrated",
+            migration_uuid=migration["uuid"],
+            request_id=request_id,
+        )
+
+    def finish_resize(
+        self, instance: Instance, migration: dict[str, Any], request_id: str | None = None
+    ) -> None:
+        """The destination side: run the server with its new flavor."""
+        resized = {
+            **instance,
+            "host": migration["dest_compute"],
+            "node": migration["dest_node"],
+            "flavor": instance["new_flavor"],
+        }
+        with self._lock(instance):
+            start = utcnow().isoformat()
+            power_on = instance["vm_state"] != states.STOPPED
+            try:
+                self.driver.finish_migration(resized, instance["network_info"], power_on)
+            except Exception as exc:
+                self._resize_failed(
+                    migration, resized["host"], exc, request_id, "compute_finish_resize"
+                )
+                return
+            self.bus.call(
+                CONDUCTOR_TOPIC,
+                "resize_finished",
+                migration_uuid=migration["uuid"],
+                agent_host=resized["host"],
+                power_state=self.driver.power_state(resized),
+                request_id=request_id,
+                start_time=start,
+            )
+
+    def confirm_resize(
+        self, instance: Instance, migration: dict[str, Any], request_id: str | None = None
+    ) -> None:
+        """On the source: remove what the resize left there."""
+        with self._lock(instance):
+            start = utcnow().isoformat()
+            target = {**instance, "host": migration["dest_compute"]}
+            self.driver.confirm_migration(target, migration["source_compute"])
+            self.bus.call(
+                CONDUCTOR_TOPIC,
+                "resize_confirmed",
+                migration_uuid=migration["uuid"],
+                agent_host=migration["source_compute"],
+                request_id=request_id,
+                start_time=start,
+            )
+
+    def revert_resize(
+        self, instance: Instance, migration: dict[str, Any], request_id: str | None = None
+    ) -> None:
+        """On the destination: remove the resized server, then the source takes over."""
+        with self._lock(instance):
+            self.driver.destroy(instance)
+        self.bus.cast(
+            CONDUCTOR_TOPIC,
+            "resize_reverted_on_destination",
+            migration_uuid=migration["uuid"],
+            request_id=request_id,
+        )
+
+    def finish_revert_resize(
+        self, instance: Instance, migration: dict[str, Any], request_id: str | None = None
+    ) -> None:
+        with self._lock(instance):
+            start = utcnow().isoformat()
+            try:
+                self.driver.finish_revert_migration(instance, instance["network_info"], True)
+            except Exception as exc:
+                self._resize_failed(
+                    migration, instance["host"], exc, request_id, "compute_finish_revert_resize"
+                )
+                return
+            self.bus.call(
+                CONDUCTOR_TOPIC,
+                "resize_reverted",
+                migration_uuid=migration["uuid"],
+                agent_host=instance["host"],
+                power_state=self.driver.power_state(instance),
+                request_id=request_id,
+                start_time=start,
+            )
+
+    def _resize_failed(
+        self,
+        migration: dict[str, Any],
+        host: str,
+        exc: Exception,
+        request_id: str | None,
+        event: str,
+    ) -> None:
+        LOG.warning("%s of %s failed: %s", event, migration["instance_uuid"], exc)
+        self.bus.cast(
+            CONDUCTOR_TOPIC,
+            "resize_failed",
+            migration_uuid=migration["uuid"],
+            agent_host=host,
+            message=_message(exc),
+            details=_details(exc),
+            request_id=request_id,
+            event=event,
+        )
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _lock(self, instance: Instance) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks[instance["uuid"]]
+
+    def _power(self, instance: Instance) -> dict[str, int]:
+        try:
+            return {"power_state": self.driver.power_state(instance)}
+        except Exception:
+            LOG.exception("cannot read the power state of %s", instance["uuid"])
+            return {}
+
+    def _finish(
+        self,
+        instance: Instance,
+        values: dict[str, Any],
+        event: str,
+        request_id: str | None = None,
+        start: str | None = None,
+        *,
+        expected: list[str | None] | None = None,
+        error: Exception | None = None,
+    ) -> dict[str, Any] | None:
+        return self.bus.call(
+            CONDUCTOR_TOPIC,
+            "finish_task",
+            instance_uuid=instance["uuid"],
+            values=values,
+            event=event,
+            agent_host=instance["host"],
+            request_id=request_id,
+            start_time=start,
+            expected_task_states=expected,
+            fault=_message(error) if error else None,
+            fault_details=_details(error) if error else "",
+        )
+
+    def _conductor(self, method: str, **kwargs: Any) -> Any:
+        return self.bus.call(CONDUCTOR_TOPIC, method, **kwargs)
+
+
+def _message(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
+
+
+def _details(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc))

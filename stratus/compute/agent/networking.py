@@ -1,0 +1,65 @@
+"""A server's ports, made on its host: what the API checked and recorded in the server's
+``request["networks"]`` (``{"network_id", "fixed_ip"}`` or ``{"port_id"}`` each) becomes
+bound ports; on delete, ports the server made go and ports it was given are let go."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from stratus.compute.clients.network import NetworkClient
+
+LOG = logging.getLogger(__name__)
+
+
+class Networking:
+    def __init__(self, client: NetworkClient) -> None:
+        self.client = client
+
+    def allocate(self, instance: dict[str, Any], host: str) -> list[dict[str, Any]]:
+        """Create or bind the server's ports on ``host``; all or none."""
+        requested = instance["request"].get("networks") or []
+        if not requested:
+            return []
+        security_groups = instance["request"].get("security_group_ids")
+        made: list[dict[str, Any]] = []
+        try:
+            for item in requested:
+                if item.get("port_id"):
+                    port = self.client.bind_port(item["port_id"], instance, host)
+                    made.append(self.client.network_info(port, preexisting=True))
+                else:
+                    port = self.client.create_port(
+                        instance, item["network_id"], host, security_groups, item.get("fixed_ip")
+                    )
+                    made.append(self.client.network_info(port, preexisting=False))
+        except Exception:
+            self.deallocate(instance, made)
+            raise
+        return made
+
+    def deallocate(
+        self, instance: dict[str, Any], network_info: list[dict[str, Any]] | None = None
+    ) -> None:
+        """Delete the ports the server made and unbind the ones it was given. Without
+        ``network_info`` (a build that died half way), every port bound to it is found."""
+        requested = instance["request"].get("networks") or []
+        if network_info is None and not requested:
+            return
+        given = {
+            item["port_id"]
+            for item in instance["request"].get("networks") or []
+            if item.get("port_id")
+        }
+        if network_info is None:
+            ports = [
+                {"port_id": p["id"], "preexisting": p["id"] in given}
+                for p in self.client.ports_of(instance["uuid"])
+            ]
+        else:
+            ports = network_info
+        for port in ports:
+            if port["preexisting"] or port["port_id"] in given:
+                self.client.unbind_port(port["port_id"])
+            else:
+                self.client.delete_port(port["port_id"])

@@ -1,0 +1,1 @@
+"""The conductor: builds, resizes, and what agents report."""

@@ -1,0 +1,1 @@
+"""Virt drivers: what the compute agent runs servers with."""

@@ -1,0 +1,98 @@
+"""The interface between the compute agent and a hypervisor.
+
+A driver serves one or more hosts (the fake driver simulates many in one process) and
+answers for the servers on them; ``instance`` arguments are the dicts the conductor
+sends (see :func:`stratus.compute.records.wire`), with ``host`` naming the host.
+Methods raise :class:`VirtError` (or anything else) when the hypervisor fails; the
+agent turns that into a fault on the server.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+Instance = dict[str, Any]
+NetworkInfo = list[dict[str, Any]]
+
+
+class VirtError(Exception):
+    """The hypervisor could not do what was asked (the message says what and why)."""
+
+
+class VirtDriver(ABC):
+    @abstractmethod
+    def hosts(self) -> list[str]:
+        """The hosts this driver runs servers on."""
+
+    @abstractmethod
+    def nodes(self, host: str) -> list[dict[str, Any]]:
+        """What each node of the host offers: ``hypervisor_hostname``, ``hypervisor_type``,
+        ``hypervisor_version``, ``vcpus``, ``memory_mb``, ``local_gb``, ``cpu_info``,
+        ``capabilities`` (with ``supported_instances``), ``host_ip``."""
+
+    @abstractmethod
+    def list_instances(self, host: str) -> dict[str, int]:
+        """The servers that have a domain on the host, by uuid, with their power states."""
+
+    @abstractmethod
+    def spawn(self, instance: Instance, network_info: NetworkInfo) -> None:
+        """Create the server's disks and domain and start it."""
+
+    @abstractmethod
+    def destroy(self, instance: Instance) -> None:
+        """Stop the server and remove its domain and disks (nothing if it has none)."""
+
+    @abstractmethod
+    def power_off(self, instance: Instance) -> None: ...
+
+    @abstractmethod
+    def power_on(self, instance: Instance) -> None: ...
+
+    @abstractmethod
+    def reboot(self, instance: Instance, hard: bool) -> None: ...
+
+    @abstractmethod
+    def pause(self, instance: Instance) -> None: ...
+
+    @abstractmethod
+    def unpause(self, instance: Instance) -> None: ...
+
+    @abstractmethod
+    def suspend(self, instance: Instance) -> None: ...
+
+    @abstractmethod
+    def resume(self, instance: Instance) -> None: ...
+
+    @abstractmethod
+    def power_state(self, instance: Instance) -> int:
+        """The server's power state now (NOSTATE when it has no domain)."""
+
+    @abstractmethod
+    def migrate_disk_and_power_off(self, instance: Instance, dest_host: str) -> None:
+        """The source side of a resize: stop the server and hand its disks over."""
+
+    @abstractmethod
+    def finish_migration(
+        self, instance: Instance, network_info: NetworkInfo, power_on: bool
+    ) -> None:
+        """The destination side of a resize: run the server with ``instance["flavor"]``."""
+
+    @abstractmethod
+    def confirm_migration(self, instance: Instance, source_host: str) -> None:
+        """Remove what a confirmed resize left on the source host."""
+
+    @abstractmethod
+    def finish_revert_migration(
+        self, instance: Instance, network_info: NetworkInfo, power_on: bool
+    ) -> None:
+        """Run the server on the source again, with its old flavor."""
+
+    @abstractmethod
+    def snapshot(self, instance: Instance, upload: Callable[[Path], None]) -> None:
+        """Write the server's disk to a file and hand it to ``upload``."""
+
+    @abstractmethod
+    def get_console_output(self, instance: Instance) -> str: ...

@@ -1,0 +1,158 @@
+"""The fake driver: many simulated hosts in one process, for tests and scale benchmarks.
+
+Hosts are ``[DEFAULT] host`` when ``[fake_driver] host_count`` is 1, else ``<host>-0``
+... ``<host>-<count-1>``. Servers are entries in memory; nothing touches the machine.
+Tests can make builds fail on chosen hosts with ``fail_spawn_on``.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stratus.compute import states
+from stratus.compute.virt.driver import Instance, NetworkInfo, VirtDriver, VirtError
+from stratus.runtime.config import Config
+
+
+@dataclass
+class FakeDomain:
+    power_state: int
+    flavor: dict[str, Any]
+    console: list[str] = field(default_factory=list)
+
+
+class FakeDriver(VirtDriver):
+    def __init__(self, conf: Config) -> None:
+        section = conf.fake_driver
+        base = conf.get("DEFAULT", "host")
+        count = section.host_count
+        self._hosts = [base] if count == 1 else [f"{base}-{n}" for n in range(count)]
+        self._size = {
+            "vcpus": section.vcpus,
+            "memory_mb": section.memory_mb,
+            "local_gb": section.local_gb,
+        }
+        self.boot_delay = section.boot_delay
+        self.fail_spawn_on: set[str] = set()
+        self._lock = threading.Lock()
+        self._domains: dict[str, dict[str, FakeDomain]] = {host: {} for host in self._hosts}
+
+    def hosts(self) -> list[str]:
+        return list(self._hosts)
+
+    def nodes(self, host: str) -> list[dict[str, Any]]:
+        with self._lock:
+            running = len(self._domains[host])
+        return [
+            {
+                "hypervisor_hostname": host,
+                "hypervisor_type": "fake",
+                "hypervisor_version": 1000,
+                "host_ip": "127.0.0.1",
+                **self._size,
+                "running_vms": running,
+                "cpu_info": {"arch": "x86_64", "model": "fake", "vendor": "stratus"},
+                "capabilities": {
+                    "hypervisor_type": "fake",
+                    "hypervisor_version": 1000,
+                    "supported_instances": [["x86_64", "fake", "hvm"]],
+                },
+            }
+        ]
+
+    def list_instances(self, host: str) -> dict[str, int]:
+        with self._lock:
+            return {uuid: d.power_state for uuid, d in self._domains.get(host, {}).items()}
+
+    def spawn(self, instance: Instance, network_info: NetworkInfo) -> None:
+        host = instance["host"]
+        if self.boot_delay:
+            time.sleep(self.boot_delay)
+        if host in self.fail_spawn_on:
+            raise VirtError(f"simulated failure to build on {host}")
+        console = [f"{instance['hostname']} login: (fake console of {instance['name']})"]
+        with self._lock:
+            self._domains[host][instance["uuid"]] = FakeDomain(
+                states.RUNNING, instance["flavor"], console
+            )
+
+    def destroy(self, instance: Instance) -> None:
+        with self._lock:
+            self._domains.get(instance["host"], {}).pop(instance["uuid"], None)
+
+    def _set(self, instance: Instance, allowed: tuple[int, ...], power_state: int) -> None:
+        domain = self._domain(instance)
+        if domain.power_state not in allowed:
+            name = states.POWER_STATE_NAMES.get(domain.power_state, domain.power_state)
+            raise VirtError(f"domain {instance['name']} is {name}")
+        domain.power_state = power_state
+
+    def _domain(self, instance: Instance) -> FakeDomain:
+        domain = self._domains.get(instance["host"], {}).get(instance["uuid"])
+        if domain is None:
+            raise VirtError(f"no domain {instance['name']} on {instance['host']}")
+        return domain
+
+    def power_off(self, instance: Instance) -> None:
+        self._set(instance, (states.RUNNING, states.SHUTDOWN, states.POWER_PAUSED), states.SHUTDOWN)
+
+    def power_on(self, instance: Instance) -> None:
+        self._set(instance, (states.SHUTDOWN, states.RUNNING, states.CRASHED), states.RUNNING)
+
+    def reboot(self, instance: Instance, hard: bool) -> None:
+        allowed = tuple(states.POWER_STATE_NAMES) if hard else (states.RUNNING,)
+        self._set(instance, allowed, states.RUNNING)
+
+    def pause(self, instance: Instance) -> None:
+        self._set(instance, (states.RUNNING,), states.POWER_PAUSED)
+
+    def unpause(self, instance: Instance) -> None:
+        self._set(instance, (states.POWER_PAUSED,), states.RUNNING)
+
+    def suspend(self, instance: Instance) -> None:
+        self._set(instance, (states.RUNNING,), states.POWER_SUSPENDED)
+
+    def resume(self, instance: Instance) -> None:
+        self._set(instance, (states.POWER_SUSPENDED,), states.RUNNING)
+
+    def power_state(self, instance: Instance) -> int:
+        domain = self._domains.get(instance["host"] or "", {}).get(instance["uuid"])
+        return states.NOSTATE if domain is None else domain.power_state
+
+    def migrate_disk_and_power_off(self, instance: Instance, dest_host: str) -> None:
+        self._set(instance, tuple(states.POWER_STATE_NAMES), states.SHUTDOWN)
+
+    def finish_migration(
+        self, instance: Instance, network_info: NetworkInfo, power_on: bool
+    ) -> None:
+        power = states.RUNNING if power_on else states.SHUTDOWN
+        with self._lock:
+            self._domains[instance["host"]][instance["uuid"]] = FakeDomain(
+                power, instance["flavor"]
+            )
+
+    def confirm_migration(self, instance: Instance, source_host: str) -> None:
+        if source_host != instance["host"]:
+            with self._lock:
+                self._domains.get(source_host, {}).pop(instance["uuid"], None)
+
+    def finish_revert_migration(
+        self, instance: Instance, network_info: NetworkInfo, power_on: bool
+    ) -> None:
+        self.finish_migration(instance, network_info, power_on)
+
+    def snapshot(self, instance: Instance, upload: Callable[[Path], None]) -> None:
+        self._domain(instance)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "snapshot"
+            path.write_bytes(f"fake snapshot of {instance['uuid']}\n".encode())
+            upload(path)
+
+    def get_console_output(self, instance: Instance) -> str:
+        return "\n".join(self._domain(instance).console) + "\n"

@@ -1,0 +1,302 @@
+"""The compute API against the real identity and image services, with the scheduler,
+conductor and fake-driver agents on an in-process bus.
+
+Identity and image run once per session (in-process); every test gets a fresh compute
+database, bus and parts. Requests to the image service go through its real API, as the
+compute service's own user or as the caller, exactly as in a deployment.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from stratus.compute.agent.manager import ComputeAgent
+from stratus.compute.agent.networking import Networking
+from stratus.compute.api import build_app
+from stratus.compute.api.common import Backend
+from stratus.compute.api.policy import default_policy
+from stratus.compute.clients.catalog import ServiceClient
+from stratus.compute.clients.images import ImageClient
+from stratus.compute.clients.network import NetworkClient
+from stratus.compute.flavors import create_default_flavors
+from stratus.compute.parts import build_conductor, build_scheduler
+from stratus.compute.virt.fake import FakeDriver
+from stratus.identity.api import build_app as build_identity_app
+from stratus.identity.bootstrap import CatalogEntry, bootstrap
+from stratus.image.api import build_app as build_image_app
+from stratus.runtime import migrations
+from stratus.runtime.config import Config
+from stratus.runtime.identity_client import IdentityClient
+from stratus.runtime.parts import WorkerPart
+from stratus.runtime.process import Runtime
+
+PASSWORD = "secret-password"
+NOVA_PASSWORD = "nova-secret"
+GLANCE_PASSWORD = "glance-secret"
+COMMON_CONFIG = f"""
+[identity]
+password_hash_cost = 10
+[image]
+service_password = {GLANCE_PASSWORD}
+[compute]
+service_password = {NOVA_PASSWORD}
+compute_driver = fake
+reserved_host_memory_mb = 0
+[fake_driver]
+host_count = 2
+vcpus = 8
+memory_mb = 8192
+local_gb = 200
+"""
+IMAGE_URL = "http://127.0.0.1:9292"
+KERNEL_PROPS = {"hw_architecture": "x86_64"}
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    token: str
+    project_id: str
+    user_id: str
+
+
+def _config(root: Path, extra: str = "") -> Config:
+    path = root / "stratus.conf"
+    path.write_text(f"[DEFAULT]\ndata_dir = {root / 'data'}\nhost = node\n{COMMON_CONFIG}{extra}")
+    return Config(path)
+
+
+@dataclass
+class Cloud:
+    """Identity and image, shared by the session."""
+
+    identity: TestClient
+    image: TestClient
+    users: dict[str, User]
+    images: dict[str, str] = field(default_factory=dict)
+
+    def token(self, user: str, project: str) -> str:
+        body = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {"name": user, "domain": {"id": "default"}, "password": PASSWORD}
+                    },
+                },
+                "scope": {"project": {"name": project, "domain": {"id": "default"}}},
+            }
+        }
+        response = self.identity.post("/v3/auth/tokens", json=body)
+        assert response.status_code == 201, response.text
+        return response.headers["x-subject-token"]
+
+    def create_image(self, user: str, data: bytes | None = b"disk", **body: Any) -> str:
+        headers = {"X-Auth-Token": self.users[user].token}
+        body = {"disk_format": "qcow2", "container_format": "bare", **body}
+        response = self.image.post("/v2/images", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        image_id = response.json()["id"]
+        if data is not None:
+            upload = self.image.put(
+                f"/v2/images/{image_id}/file",
+                content=data,
+                headers={**headers, "Content-Type": "application/octet-stream"},
+            )
+            assert upload.status_code == 204, upload.text
+        return image_id
+
+
+@pytest.fixture(scope="session")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    """admin (admin project), demo (member of demo), other (member of its own project),
+    reader (reader on demo); images: cirros (public), private (demo's), queued (no data),
+    other (other's private)."""
+    runtime = Runtime(_config(tmp_path_factory.mktemp("identity")))
+    bootstrap(
+        runtime,
+        admin_password=PASSWORD,
+        demo_password=PASSWORD,
+        service_passwords={"glance": GLANCE_PASSWORD, "nova": NOVA_PASSWORD},
+        endpoints=[
+            CatalogEntry("image", "glance", IMAGE_URL),
+            CatalogEntry("compute", "nova", "http://127.0.0.1:8774/v2.1"),
+        ],
+        region="RegionOne",
+    )
+    migrations.upgrade("image", runtime.database("image"))
+    identity = TestClient(build_identity_app(runtime), base_url="http://127.0.0.1:5000")
+    identity.__enter__()
+    validator = IdentityClient(runtime.conf, "image", http=identity)
+    image = TestClient(build_image_app(runtime, validator), base_url=IMAGE_URL)
+    image.__enter__()
+    env = Cloud(identity, image, {})
+    admin_token = env.token("admin", "admin")
+    admin = {"X-Auth-Token": admin_token}
+
+    def create(kind: str, body: dict[str, Any]) -> str:
+        response = identity.post(f"/v3/{kind}s", json={kind: body}, headers=admin)
+        assert response.status_code == 201, response.text
+        return response.json()[kind]["id"]
+
+    roles = {r["name"]: r["id"] for r in identity.get("/v3/roles", headers=admin).json()["roles"]}
+    projects = {
+        p["name"]: p["id"] for p in identity.get("/v3/projects", headers=admin).json()["projects"]
+    }
+    projects["other"] = create("project", {"name": "other", "domain_id": "default"})
+    for name, project, role in (("other", "other", "member"), ("reader", "demo", "reader")):
+        user_id = create("user", {"name": name, "password": PASSWORD, "domain_id": "default"})
+        grant = f"/v3/projects/{projects[project]}/users/{user_id}/roles/{roles[role]}"
+        assert identity.put(grant, headers=admin).status_code == 204
+    scopes = {"admin": "admin", "demo": "demo", "other": "other", "reader": "demo"}
+    for name, project in scopes.items():
+        token = admin_token if name == "admin" else env.token(name, project)
+        body = identity.get("/v3/auth/tokens", headers={**admin, "X-Subject-Token": token})
+        user_id = body.json()["token"]["user"]["id"]
+        env.users[name] = User(name, token, projects[project], user_id)
+    env.images["cirros"] = env.create_image(
+        "admin", name="cirros", visibility="public", min_ram=0, **KERNEL_PROPS
+    )
+    env.images["private"] = env.create_image("demo", name="demo-private")
+    env.images["queued"] = env.create_image("demo", data=None, name="queued")
+    env.images["other"] = env.create_image("other", name="other-private")
+    env.images["big"] = env.create_image("demo", name="big", min_ram=100_000)
+    env.images["arm"] = env.create_image("demo", name="arm", hw_architecture="aarch64")
+    yield env
+    image.__exit__(None, None, None)
+    identity.__exit__(None, None, None)
+    runtime.close()
+
+
+@pytest.fixture(scope="session")
+def compute_tables(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A compute database migrated once, copied for each test."""
+    runtime = Runtime(_config(tmp_path_factory.mktemp("compute-template")))
+    create_default_flavors(runtime)
+    database = runtime.database("compute")
+    runtime.close()
+    return Path(database.url.removeprefix("sqlite:///"))
+
+
+@dataclass
+class Env:
+    """One compute service (api, scheduler, conductor, a fake agent of two hosts), and
+    requests to it as each user."""
+
+    app: FastAPI
+    client: TestClient
+    cloud: Cloud
+    runtime: Runtime
+    driver: FakeDriver
+    agent: ComputeAgent
+    parts: list[WorkerPart]
+
+    @property
+    def users(self) -> dict[str, User]:
+        return self.cloud.users
+
+    @property
+    def images(self) -> dict[str, str]:
+        return self.cloud.images
+
+    @property
+    def backend(self) -> Backend:
+        return self.app.state.backend
+
+    def call(
+        self, method: str, path: str, user: str = "demo", version: str | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        headers = {"X-Auth-Token": self.users[user].token, **kwargs.pop("headers", {})}
+        if version:
+            headers["OpenStack-API-Version"] = f"compute {version}"
+        return self.client.request(method, "/v2.1" + path, headers=headers, **kwargs)
+
+    def ok(
+        self, method: str, path: str, user: str = "demo", status: int = 200, **kwargs: Any
+    ) -> Any:
+        response = self.call(method, path, user, **kwargs)
+        assert response.status_code == status, response.text
+        return response.json() if response.content else None
+
+    def boot(
+        self, user: str = "demo", wait: str | None = "ACTIVE", **server: Any
+    ) -> dict[str, Any]:
+        body = {
+            "name": "vm",
+            "imageRef": self.images["cirros"],
+            "flavorRef": "1",
+            "networks": "none",
+            **server,
+        }
+        created = self.ok("POST", "/servers", user, 202, json={"server": body}, version="2.79")
+        if wait:
+            return self.wait(created["server"]["id"], wait, user)
+        return created["server"]
+
+    def show(self, server_id: str, user: str = "demo", version: str = "2.79") -> dict[str, Any]:
+        return self.ok("GET", f"/servers/{server_id}", user, version=version)["server"]
+
+    def wait(self, server_id: str, status: str, user: str = "demo") -> dict[str, Any]:
+        deadline = time.monotonic() + 10
+        while True:
+            server = self.show(server_id, user)
+            if server["status"] == status and server["OS-EXT-STS:task_state"] is None:
+                return server
+            assert time.monotonic() < deadline, f"server is {server['status']}, not {status}"
+            time.sleep(0.01)
+
+    def action(
+        self, server_id: str, body: dict[str, Any], user: str = "demo", **kw: Any
+    ) -> httpx.Response:
+        return self.call("POST", f"/servers/{server_id}/action", user, json=body, **kw)
+
+    def wait_gone(self, server_id: str, user: str = "demo") -> None:
+        deadline = time.monotonic() + 10
+        while self.call("GET", f"/servers/{server_id}", user).status_code != 404:
+            assert time.monotonic() < deadline, "server was not deleted"
+            time.sleep(0.01)
+
+
+def make_env(
+    cloud: Cloud, compute_tables: Path, tmp_path: Path, extra_config: str = ""
+) -> Iterator[Env]:
+    bus = f"memory://compute-{uuid.uuid4().hex}"
+    runtime = Runtime(_config(tmp_path, f"[DEFAULT]\ntransport_url = {bus}\n{extra_config}"))
+    (tmp_path / "data").mkdir()
+    shutil.copy(compute_tables, tmp_path / "data" / compute_tables.name)
+    conf = runtime.conf
+    identity = IdentityClient(conf, "compute", http=cloud.identity)
+    images = ImageClient(ServiceClient(identity, "image", "RegionOne", http=cloud.image))
+    network = NetworkClient(ServiceClient(identity, "network", "RegionOne", http=cloud.image))
+    backend = Backend(
+        conf, runtime.database("compute"), runtime.bus, default_policy(), images, network
+    )
+    parts = [build_scheduler(runtime), build_conductor(runtime)]
+    driver = FakeDriver(conf)
+    agent = ComputeAgent(conf, runtime.bus, driver, Networking(network), images)
+    for part in parts:
+        part.start()
+    agent.start()
+    app = build_app(runtime, identity, backend=backend)
+    with TestClient(app, base_url="http://127.0.0.1:8774", raise_server_exceptions=False) as client:
+        yield Env(app, client, cloud, runtime, driver, agent, parts)
+    agent.stop()
+    for part in reversed(parts):
+        part.stop()
+    runtime.close()
+
+
+@pytest.fixture
+def env(cloud: Cloud, compute_tables: Path, tmp_path: Path) -> Iterator[Env]:
+    yield from make_env(cloud, compute_tables, tmp_path)
