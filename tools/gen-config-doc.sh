@@ -11,7 +11,7 @@ with `stratus --config-file PATH` or `$STRATUS_CONFIG`. Files in `<file>.d/*.con
 (for example `/etc/stratus/stratus.conf.d/`) are read after it, in name order, and
 override it; bootstrap records generated service passwords there. Where OpenStack has a
 well-known name for an option, Stratus uses it. Values may refer to `[DEFAULT]` options
-as `{data_dir}`, `{my_ip}` or `{host}`.
+as `{data_dir}`, `{my_ip}` or `{host}`, and to any option as `{section.option}`.
 
 Below is every option with its help text and default, exactly as
 `stratus config sample` prints it (this file is regenerated from the code by

@@ -30,8 +30,7 @@ def cmd_up(runtime: Runtime, args: argparse.Namespace) -> int:
     from stratus.cli import daemon
     from stratus.runtime import runner
 
-    pid = daemon.running_pid(runtime)
-    if pid is not None:
+    if args.detach and (pid := daemon.running_pid(runtime)) is not None:
         _progress(f"the cloud is already running (pid {pid})")
         return 0
     _progress("syncing databases")

@@ -3,7 +3,7 @@
 Each module that needs settings declares them with :func:`register`; the registry is also
 what ``stratus config sample`` renders, so the documented options and defaults can never
 drift from the code. String values may refer to other options of ``[DEFAULT]`` as
-``{data_dir}``, ``{my_ip}`` or ``{host}``.
+``{data_dir}``, ``{my_ip}`` or ``{host}``, and to any option as ``{section.option}``.
 """
 
 from __future__ import annotations
@@ -161,6 +161,8 @@ class _Placeholders(dict):
         self._conf = conf
 
     def __missing__(self, key: str) -> Any:
+        if key in _REGISTRY and key != "DEFAULT":
+            return Section(self._conf, key)  # "{identity.port}" reads [identity] port
         return self._conf.get("DEFAULT", key)
 
 

@@ -15,7 +15,11 @@ from stratus.runtime.config import Config, Opt, register
 
 register(
     "service_auth",
-    Opt("auth_url", "http://{my_ip}:5000/v3", "Identity API that services authenticate against."),
+    Opt(
+        "auth_url",
+        "http://{my_ip}:{identity.port}/v3",
+        "Identity API that services authenticate against.",
+    ),
     Opt("token_cache_time", 300, "Seconds a validated token is trusted before re-checking.", int),
     Opt("service_project", "service", "Project that service users belong to."),
 )

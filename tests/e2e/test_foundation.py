@@ -66,14 +66,14 @@ def test_project_user_role_and_application_credential(cloud: Cloud) -> None:
     assert token["user_id"] and token["project_id"]
 
     credential = cloud.openstack("application", "credential", "create", "ac1", "-f", "json")
-    assert credential["secret"] and credential["id"]
+    assert credential["Secret"] and credential["ID"]
     credential_auth = [
         "--os-auth-type",
         "v3applicationcredential",
         "--os-application-credential-id",
-        credential["id"],
+        credential["ID"],
         "--os-application-credential-secret",
-        credential["secret"],
+        credential["Secret"],
     ]
     assert cloud.openstack_with(credential_auth, "token", "issue", "-f", "json")["id"]
     cloud.openstack("application", "credential", "delete", "ac1")

@@ -91,3 +91,9 @@ def test_the_configuration_doc_shows_every_option() -> None:
     assert "[identity]" in sample and "#port = 5000" in sample
     doc = (Path(__file__).parents[3] / "docs" / "configuration.md").read_text()
     assert sample in doc
+
+
+def test_placeholders_may_name_another_section(tmp_path: Path) -> None:
+    register("test_other", Opt("url", "http://{my_ip}:{test_section.number}/x", "A URL."))
+    conf = write(tmp_path, "[DEFAULT]\nmy_ip = 192.0.2.1\n[test_section]\nnumber = 81\n")
+    assert conf.test_other.url == "http://192.0.2.1:81/x"
