@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-from stratus.network import rpc
+from stratus.network import topics
 from stratus.runtime.bus import Bus
 
 LOG = logging.getLogger(__name__)
@@ -19,23 +19,23 @@ class Notifier:
     def networks_changed(self, network_ids: Iterable[str]) -> None:
         ids = sorted(set(network_ids))
         if ids:
-            self._fanout(rpc.L2_AGENT_TOPIC, network_ids=ids)
-            self._fanout(rpc.DHCP_AGENT_TOPIC, network_ids=ids)
+            self._fanout(topics.L2_AGENT, network_ids=ids)
+            self._fanout(topics.DHCP_AGENT, network_ids=ids)
 
     def security_groups_changed(self, group_ids: Iterable[str]) -> None:
         ids = sorted(set(group_ids))
         if ids:
-            self._fanout(rpc.L2_AGENT_TOPIC, security_group_ids=ids)
+            self._fanout(topics.L2_AGENT, security_group_ids=ids)
 
     def routers_changed(self, router_ids: Iterable[str]) -> None:
         ids = sorted({i for i in router_ids if i})
         if ids:
-            self._fanout(rpc.L3_AGENT_TOPIC, router_ids=ids)
+            self._fanout(topics.L3_AGENT, router_ids=ids)
 
     def _fanout(self, topic: str, **ids: list[str]) -> None:
         if self._bus is None:
             return
         try:
-            self._bus().fanout(topic, rpc.CHANGED, **ids)
+            self._bus().fanout(topic, topics.CHANGED, **ids)
         except Exception:
             LOG.warning("could not tell %s agents of a change", topic, exc_info=True)

@@ -2,8 +2,9 @@
 
 Agents never touch the database: they report themselves, ask the server for the desired
 state of their host, make the host match it, and report back what they wired. Every
-argument and result is JSON. The server serves :class:`ServerEndpoint` on the bus topic
-``network.server`` (:data:`SERVER_TOPIC`):
+argument and result is JSON; an agent names its host ``agent_host`` (the bus keeps
+``host`` for routing). The server serves :class:`ServerEndpoint` on the bus topic
+``network.server`` (:mod:`stratus.network.topics`):
 
 ``report_state(agent)`` -- cast every few seconds (a call on start): ``agent`` is
     ``{"agent_type", "binary", "host", "topic", "availability_zone", "configurations",
@@ -13,26 +14,26 @@ argument and result is JSON. The server serves :class:`ServerEndpoint` on the bu
     (``["vxlan"]``) and ``tunneling_ip`` (its VXLAN endpoint); port binding depends on
     them. Returns ``{"id", "admin_state_up"}``.
 
-``get_l2_state(host)`` -- the ports bound to the host (``ports``), the networks they
+``get_l2_state(agent_host)`` -- the ports bound to the host (``ports``), the networks they
     are on with their segment, MTU, bridge and VXLAN peers (``networks``, by id), the
     security groups of those ports with their rules (``security_groups``, by id), and
     the addresses of the members of every group a rule names as its remote group
     (``members``: ``{group id: {"IPv4": [...], "IPv6": [...]}}``).
 
-``update_ports_status(host, up, down)`` -- port ids the L2 agent wired (ACTIVE) or
+``update_ports_status(agent_host, up, down)`` -- port ids the L2 agent wired (ACTIVE) or
     unwired (DOWN); ports bound to another host are left alone. Returns the ids whose
     status changed.
 
-``get_dhcp_state(host)`` -- the networks this host's DHCP agent serves (each network
+``get_dhcp_state(agent_host)`` -- the networks this host's DHCP agent serves (each network
     is served by one usable agent; networks whose agent is gone move to the asker),
     each with its subnets, its DHCP port (bound to the host by this call) and the
     ports to answer for.
 
-``get_l3_state(host)`` -- the routers this host's L3 agent hosts (same scheduling),
+``get_l3_state(agent_host)`` -- the routers this host's L3 agent hosts (same scheduling),
     each with its gateway, interfaces (ports bound to the host by this call, with their
     subnets and networks), static routes, SNAT mode and floating IPs.
 
-``update_floatingip_statuses(host, statuses)`` -- ``{floating IP id: ACTIVE | DOWN |
+``update_floatingip_statuses(agent_host, statuses)`` -- ``{floating IP id: ACTIVE | DOWN |
     ERROR}`` for floating IPs of routers the host's L3 agent hosts.
 
 The server hints agents when their state may have changed: a fanout of ``changed`` on
@@ -54,11 +55,6 @@ from stratus.host.names import bridge_name
 from stratus.network import agents, models, ports
 from stratus.network.backend import Backend
 
-SERVER_TOPIC = "network.server"
-L2_AGENT_TOPIC = "network.l2_agent"
-DHCP_AGENT_TOPIC = "network.dhcp_agent"
-L3_AGENT_TOPIC = "network.l3_agent"
-CHANGED = "changed"
 PORT_STATUSES = ("ACTIVE", "DOWN")
 FLOATINGIP_STATUSES = ("ACTIVE", "DOWN", "ERROR")
 UNWIRED = (ports.UNBOUND, ports.BINDING_FAILED)
@@ -77,11 +73,11 @@ class ServerEndpoint:
 
         return self.backend.transaction(work)
 
-    def get_l2_state(self, host: str) -> dict[str, Any]:
+    def get_l2_state(self, agent_host: str) -> dict[str, Any]:
         def work(session: Session) -> dict[str, Any]:
             bound = session.scalars(
                 sa.select(models.Port).where(
-                    models.Port.binding_host_id == host,
+                    models.Port.binding_host_id == agent_host,
                     models.Port.binding_vif_type.not_in(UNWIRED),
                 )
             ).all()
@@ -91,7 +87,7 @@ class ServerEndpoint:
             return {
                 "ports": [_port(p) for p in bound],
                 "networks": {
-                    n.id: {**_network(n), "peers": _peers(session, self.backend, n, host)}
+                    n.id: {**_network(n), "peers": _peers(session, self.backend, n, agent_host)}
                     for n in networks.values()
                 },
                 "security_groups": groups,
@@ -100,12 +96,12 @@ class ServerEndpoint:
 
         return self.backend.transaction(work)
 
-    def update_ports_status(self, host: str, up: list[str], down: list[str]) -> list[str]:
+    def update_ports_status(self, agent_host: str, up: list[str], down: list[str]) -> list[str]:
         def work(session: Session) -> list[str]:
             changed = []
             for status, ids in (("ACTIVE", up), ("DOWN", down)):
                 for port in session.scalars(sa.select(models.Port).where(models.Port.id.in_(ids))):
-                    if port.binding_host_id == host and port.status != status:
+                    if port.binding_host_id == agent_host and port.status != status:
                         port.status = status
                         changed.append(port.id)
             session.flush()
@@ -113,9 +109,9 @@ class ServerEndpoint:
 
         return self.backend.transaction(work)
 
-    def get_dhcp_state(self, host: str) -> dict[str, Any]:
+    def get_dhcp_state(self, agent_host: str) -> dict[str, Any]:
         def work(session: Session) -> dict[str, Any]:
-            agent = _agent(session, agents.DHCP_AGENT, host)
+            agent = _agent(session, agents.DHCP_AGENT, agent_host)
             if agent is None or not agents.usable(agent, self.backend.agent_down_time):
                 return {"networks": []}
             served = []
@@ -128,15 +124,15 @@ class ServerEndpoint:
                 if agents.claim(
                     session, agent, binding, network.id, hints, self.backend.agent_down_time
                 ):
-                    self._bind(session, port, network, host, device_id=f"dhcp-{host}")
+                    self._bind(session, port, network, agent_host, device_id=f"dhcp-{agent_host}")
                     served.append(_dhcp_network(session, network, port))
             return {"networks": served}
 
         return self.backend.transaction(work)
 
-    def get_l3_state(self, host: str) -> dict[str, Any]:
+    def get_l3_state(self, agent_host: str) -> dict[str, Any]:
         def work(session: Session) -> dict[str, Any]:
-            agent = _agent(session, agents.L3_AGENT, host)
+            agent = _agent(session, agents.L3_AGENT, agent_host)
             if agent is None or not agents.usable(agent, self.backend.agent_down_time):
                 return {"routers": []}
             hosted = []
@@ -146,18 +142,18 @@ class ServerEndpoint:
                 if agents.claim(
                     session, agent, binding, router.id, hints, self.backend.agent_down_time
                 ):
-                    hosted.append(self._router(session, router, host))
+                    hosted.append(self._router(session, router, agent_host))
             return {"routers": hosted}
 
         return self.backend.transaction(work)
 
-    def update_floatingip_statuses(self, host: str, statuses: dict[str, str]) -> list[str]:
+    def update_floatingip_statuses(self, agent_host: str, statuses: dict[str, str]) -> list[str]:
         def work(session: Session) -> list[str]:
             changed = []
             hosted = (
                 sa.select(models.RouterL3Agent.router_id)
                 .join(models.Agent, models.Agent.id == models.RouterL3Agent.agent_id)
-                .where(models.Agent.host == host)
+                .where(models.Agent.host == agent_host)
             )
             rows = session.scalars(
                 sa.select(models.FloatingIP).where(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 
-from stratus.network import options, rpc  # noqa: F401 - options declares the network options
+from stratus.network import options, rpc, topics  # noqa: F401 - options declares options
 from stratus.network.api import (
     agents,
     extensions,
@@ -70,6 +70,6 @@ def build_part(runtime: Runtime) -> ApiPart:
     """The API, with the agents' RPC endpoint served on the bus until the runtime's bus
     is closed."""
     backend = make_backend(runtime, lambda: runtime.bus)
-    runtime.bus.serve(rpc.SERVER_TOPIC, rpc.ServerEndpoint(backend))
+    runtime.bus.serve(topics.SERVER, rpc.ServerEndpoint(backend))
     app = build_app(backend, runtime.identity("network"))
     return ApiPart("network-server", runtime.conf.network.port, app)

@@ -75,14 +75,16 @@ class TypeDriver(ABC):
         if segmentation and segment.segmentation_id is not None:
             raise provider_error(f"provider:segmentation_id is not allowed for {kind} networks.")
 
-    def _take(self, session: Session, segment: models.Segment, in_use: str) -> None:
-        """Record the segment as allocated, or answer 409 if it already is."""
+    def _take(self, session: Session, segment: models.Segment, in_use: str | None = None) -> None:
+        """Record the segment as allocated. One asked for by an admin (``in_use`` says
+        what it is) gets a 409 if it already is; one picked as free was free when read, and
+        if a concurrent transaction took it since, the insert fails and all is retried."""
         key = {
             "network_type": self.network_type,
             "physical_network": segment.physical_network or "",
             "segmentation_id": segment.segmentation_id or 0,
         }
-        if session.get(models.SegmentAllocation, key) is not None:
+        if in_use is not None and session.get(models.SegmentAllocation, key) is not None:
             raise Conflict(f"Unable to create the network. {in_use}", error_type=self._in_use_type)
         session.add(models.SegmentAllocation(segment_id=segment.id, **key))
         session.flush()
@@ -162,7 +164,9 @@ class VlanDriver(TypeDriver):
             if vlan is None:
                 raise _exhausted()
             segment.segmentation_id = vlan
-        elif not 1 <= vlan <= VLAN_MAX:
+            self._take(session, segment)
+            return
+        if not 1 <= vlan <= VLAN_MAX:
             raise provider_error(f"segmentation_id {vlan} is out of range (1 through {VLAN_MAX}).")
         self._take(session, segment, f"The VLAN {vlan} on physical network {physnet} is in use.")
 
@@ -171,7 +175,7 @@ class VlanDriver(TypeDriver):
             vlan = self._free_id(session, physnet, ranges)
             if vlan is not None:
                 segment.physical_network, segment.segmentation_id = physnet, vlan
-                self._take(session, segment, f"The VLAN {vlan} on {physnet} is in use.")
+                self._take(session, segment)
                 return True
         return False
 
@@ -208,7 +212,7 @@ class VxlanDriver(TypeDriver):
         if vni is None:
             return False
         segment.segmentation_id = vni
-        self._take(session, segment, f"The tunnel ID {vni} is in use.")
+        self._take(session, segment)
         return True
 
 
