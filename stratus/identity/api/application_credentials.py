@@ -133,10 +133,10 @@ def _chosen_roles(
 def create_application_credential(
     request: Request,
     user_id: str,
+    ctx: RequestContext = Depends(authenticated),
     body: CreateApplicationCredentialRequest = Depends(
         json_body(CreateApplicationCredentialRequest)
     ),
-    ctx: RequestContext = Depends(authenticated),
 ) -> dict[str, Any]:
     data = body.application_credential
     if data.access_rules:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from stratus.identity import assignments, revocations
 from stratus.identity.api import views
 from stratus.identity.api.common import collection, links, query_bool, service, transaction
-from stratus.identity.api.policy import enforce
+from stratus.identity.api.policy import allowed, enforce
 from stratus.identity.authentication import AuthRequest, authenticate
 from stratus.identity.catalog import build_catalog
 from stratus.identity.models import DOMAIN, PROJECT, Domain, Project
@@ -85,8 +85,9 @@ def revoke_token(request: Request, ctx: RequestContext = Depends(authenticated))
 
 
 @router.get("/catalog", summary="The catalog of the caller's token")
-def get_catalog(request: Request, ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
-    enforce(ctx, "get_catalog")
+def get_catalog(
+    request: Request, ctx: RequestContext = Depends(allowed("get_catalog"))
+) -> dict[str, Any]:
     if ctx.project_id is None and ctx.domain_id is None:
         raise Forbidden("The catalog comes with a project- or domain-scoped token.")
     with transaction(request) as session:

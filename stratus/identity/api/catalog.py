@@ -25,7 +25,7 @@ from stratus.identity.api.common import (
     save,
     transaction,
 )
-from stratus.identity.api.policy import enforce
+from stratus.identity.api.policy import allowed
 from stratus.identity.models import (
     REGION_ID_LENGTH,
     SERVICE_FIELD_LENGTH,
@@ -34,7 +34,6 @@ from stratus.identity.models import (
     Service,
     hex_id,
 )
-from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, Conflict
 from stratus.runtime.api.validation import json_body
@@ -141,10 +140,9 @@ def _create_region(request: Request, region_id: str | None, data: RegionCreate) 
 @router.post("/v3/regions", status_code=201, summary="Create a region")
 def create_region(
     request: Request,
+    ctx: RequestContext = Depends(allowed("create_region")),
     body: CreateRegionRequest = Depends(json_body(CreateRegionRequest)),
-    ctx: RequestContext = Depends(authenticated),
 ) -> dict[str, Any]:
-    enforce(ctx, "create_region")
     return _create_region(request, body.region.id, body.region)
 
 
@@ -152,10 +150,9 @@ def create_region(
 def create_region_with_id(
     request: Request,
     region_id: str,
+    ctx: RequestContext = Depends(allowed("create_region")),
     body: CreateRegionRequest = Depends(json_body(CreateRegionRequest)),
-    ctx: RequestContext = Depends(authenticated),
 ) -> dict[str, Any]:
-    enforce(ctx, "create_region")
     if body.region.id not in (None, region_id):
         raise BadRequest("The region id in the body differs from the one in the path.")
     if len(region_id) > REGION_ID_LENGTH:
@@ -164,8 +161,9 @@ def create_region_with_id(
 
 
 @router.get("/v3/regions", summary="List regions")
-def list_regions(request: Request, ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
-    enforce(ctx, "list_regions")
+def list_regions(
+    request: Request, ctx: RequestContext = Depends(allowed("list_regions"))
+) -> dict[str, Any]:
     filters = query_filters(request, Region, ("parent_region_id",))
     with transaction(request) as session:
         rows, marker = listing(request, session, Region, filters, sort_keys=("id",))
@@ -174,9 +172,10 @@ def list_regions(request: Request, ctx: RequestContext = Depends(authenticated))
 
 @router.get("/v3/regions/{region_id}", summary="Show a region")
 def get_region(
-    request: Request, region_id: str, ctx: RequestContext = Depends(authenticated)
+    request: Request,
+    region_id: str,
+    ctx: RequestContext = Depends(allowed("get_region")),
 ) -> dict[str, Any]:
-    enforce(ctx, "get_region")
     with transaction(request) as session:
         return {"region": views.region(request, fetch(session, Region, region_id, "region"))}
 
@@ -185,10 +184,9 @@ def get_region(
 def update_region(
     request: Request,
     region_id: str,
+    ctx: RequestContext = Depends(allowed("update_region")),
     body: UpdateRegionRequest = Depends(json_body(UpdateRegionRequest)),
-    ctx: RequestContext = Depends(authenticated),
 ) -> dict[str, Any]:
-    enforce(ctx, "update_region")
     data = body.region
     with transaction(request) as session:
         region = fetch(session, Region, region_id, "region")
@@ -201,9 +199,10 @@ def update_region(
 
 @router.delete("/v3/regions/{region_id}", status_code=204, summary="Delete a region")
 def delete_region(
-    request: Request, region_id: str, ctx: RequestContext = Depends(authenticated)
+    request: Request,
+    region_id: str,
+    ctx: RequestContext = Depends(allowed("delete_region")),
 ) -> Response:
-    enforce(ctx, "delete_region")
     with transaction(request) as session:
         region = fetch(session, Region, region_id, "region")
         children = sa.select(Region.id).where(Region.parent_region_id == region_id).limit(1)
@@ -217,10 +216,9 @@ def delete_region(
 @router.post("/v3/services", status_code=201, summary="Create a service")
 def create_service(
     request: Request,
+    ctx: RequestContext = Depends(allowed("create_service")),
     body: CreateServiceRequest = Depends(json_body(CreateServiceRequest)),
-    ctx: RequestContext = Depends(authenticated),
 ) -> dict[str, Any]:
-    enforce(ctx, "create_service")
     data = body.service
     with transaction(request) as session:
         row = Service(
@@ -235,8 +233,9 @@ def create_service(
 
 
 @router.get("/v3/services", summary="List services")
-def list_services(request: Request, ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
-    enforce(ctx, "list_services")
+def list_services(
+    request: Request, ctx: RequestContext = Depends(allowed("list_services"))
+) -> dict[str, Any]:
     filters = query_filters(request, Service, ("type", "name", "enabled"))
     with transaction(request) as session:
         rows, marker = listing(request, session, Service, filters, sort_keys=("type", "id"))
@@ -245,9 +244,10 @@ def list_services(request: Request, ctx: RequestContext = Depends(authenticated)
 
 @router.get("/v3/services/{service_id}", summary="Show a service")
 def get_service(
-    request: Request, service_id: str, ctx: RequestContext = Depends(authenticated)
+    request: Request,
+    service_id: str,
+    ctx: RequestContext = Depends(allowed("get_service")),
 ) -> dict[str, Any]:
-    enforce(ctx, "get_service")
     with transaction(request) as session:
         return {"service": views.service(request, fetch(session, Service, service_id, "service"))}
 
@@ -256,10 +256,9 @@ def get_service(
 def update_service(
     request: Request,
     service_id: str,
+    ctx: RequestContext = Depends(allowed("update_service")),
     body: UpdateServiceRequest = Depends(json_body(UpdateServiceRequest)),
-    ctx: RequestContext = Depends(authenticated),
 ) -> dict[str, Any]:
-    enforce(ctx, "update_service")
     data = body.service
     with transaction(request) as session:
         row = fetch(session, Service, service_id, "service")
@@ -270,10 +269,11 @@ def update_service(
 
 @router.delete("/v3/services/{service_id}", status_code=204, summary="Delete a service")
 def delete_service(
-    request: Request, service_id: str, ctx: RequestContext = Depends(authenticated)
+    request: Request,
+    service_id: str,
+    ctx: RequestContext = Depends(allowed("delete_service")),
 ) -> Response:
     """Its endpoints go with it."""
-    enforce(ctx, "delete_service")
     with transaction(request) as session:
         session.delete(fetch(session, Service, service_id, "service"))
     return Response(status_code=204)
@@ -289,10 +289,9 @@ def _check_endpoint_refs(session: Session, service_id: str | None, region_id: st
 @router.post("/v3/endpoints", status_code=201, summary="Create an endpoint")
 def create_endpoint(
     request: Request,
+    ctx: RequestContext = Depends(allowed("create_endpoint")),
     body: CreateEndpointRequest = Depends(json_body(CreateEndpointRequest)),
-    ctx: RequestContext = Depends(authenticated),
 ) -> dict[str, Any]:
-    enforce(ctx, "create_endpoint")
     data = body.endpoint
     region_id = data.region_id or data.region
     with transaction(request) as session:
@@ -311,9 +310,9 @@ def create_endpoint(
 
 @router.get("/v3/endpoints", summary="List endpoints")
 def list_endpoints(
-    request: Request, ctx: RequestContext = Depends(authenticated)
+    request: Request,
+    ctx: RequestContext = Depends(allowed("list_endpoints")),
 ) -> dict[str, Any]:
-    enforce(ctx, "list_endpoints")
     filters = query_filters(request, Endpoint, ("service_id", "interface", "region_id", "enabled"))
     with transaction(request) as session:
         rows, marker = listing(request, session, Endpoint, filters, sort_keys=("service_id", "id"))
@@ -322,9 +321,10 @@ def list_endpoints(
 
 @router.get("/v3/endpoints/{endpoint_id}", summary="Show an endpoint")
 def get_endpoint(
-    request: Request, endpoint_id: str, ctx: RequestContext = Depends(authenticated)
+    request: Request,
+    endpoint_id: str,
+    ctx: RequestContext = Depends(allowed("get_endpoint")),
 ) -> dict[str, Any]:
-    enforce(ctx, "get_endpoint")
     with transaction(request) as session:
         row = fetch(session, Endpoint, endpoint_id, "endpoint")
         return {"endpoint": views.endpoint(request, row)}
@@ -334,10 +334,9 @@ def get_endpoint(
 def update_endpoint(
     request: Request,
     endpoint_id: str,
+    ctx: RequestContext = Depends(allowed("update_endpoint")),
     body: UpdateEndpointRequest = Depends(json_body(UpdateEndpointRequest)),
-    ctx: RequestContext = Depends(authenticated),
 ) -> dict[str, Any]:
-    enforce(ctx, "update_endpoint")
     data = body.endpoint
     with transaction(request) as session:
         row = fetch(session, Endpoint, endpoint_id, "endpoint")
@@ -349,9 +348,10 @@ def update_endpoint(
 
 @router.delete("/v3/endpoints/{endpoint_id}", status_code=204, summary="Delete an endpoint")
 def delete_endpoint(
-    request: Request, endpoint_id: str, ctx: RequestContext = Depends(authenticated)
+    request: Request,
+    endpoint_id: str,
+    ctx: RequestContext = Depends(allowed("delete_endpoint")),
 ) -> Response:
-    enforce(ctx, "delete_endpoint")
     with transaction(request) as session:
         session.delete(fetch(session, Endpoint, endpoint_id, "endpoint"))
     return Response(status_code=204)

@@ -27,7 +27,7 @@ from stratus.identity.api.common import (
     transaction,
 )
 from stratus.identity.api.groups import remove_group
-from stratus.identity.api.policy import enforce, enforce_visible
+from stratus.identity.api.policy import allowed, enforce_visible
 from stratus.identity.api.projects import remove_project
 from stratus.identity.api.users import remove_user
 from stratus.identity.models import DOMAIN_NAME_LENGTH, Domain, Group, Project, User
@@ -82,10 +82,9 @@ def _members(session: Session, model: type[Row], domain_id: str) -> list[Row]:
 @router.post("", status_code=201, summary="Create a domain")
 def create_domain(
     request: Request,
+    ctx: RequestContext = Depends(allowed("create_domain")),
     body: CreateDomainRequest = Depends(json_body(CreateDomainRequest)),
-    ctx: RequestContext = Depends(authenticated),
 ) -> dict[str, Any]:
-    enforce(ctx, "create_domain")
     data = body.domain
     with transaction(request) as session:
         domain = Domain(
@@ -100,8 +99,9 @@ def create_domain(
 
 
 @router.get("", summary="List domains")
-def list_domains(request: Request, ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
-    enforce(ctx, "list_domains")
+def list_domains(
+    request: Request, ctx: RequestContext = Depends(allowed("list_domains"))
+) -> dict[str, Any]:
     filters = query_filters(request, Domain, ("name", "enabled"))
     with transaction(request) as session:
         rows, marker = listing(request, session, Domain, filters)
@@ -122,10 +122,9 @@ def get_domain(
 def update_domain(
     request: Request,
     domain_id: str,
+    ctx: RequestContext = Depends(allowed("update_domain")),
     body: UpdateDomainRequest = Depends(json_body(UpdateDomainRequest)),
-    ctx: RequestContext = Depends(authenticated),
 ) -> dict[str, Any]:
-    enforce(ctx, "update_domain")
     data = body.domain
     with transaction(request) as session:
         domain = fetch(session, Domain, domain_id, "domain")
@@ -140,10 +139,11 @@ def update_domain(
 
 @router.delete("/{domain_id}", status_code=204, summary="Delete a disabled domain")
 def delete_domain(
-    request: Request, domain_id: str, ctx: RequestContext = Depends(authenticated)
+    request: Request,
+    domain_id: str,
+    ctx: RequestContext = Depends(allowed("delete_domain")),
 ) -> Response:
     """Deletes the domain with every project, user and group in it."""
-    enforce(ctx, "delete_domain")
     lifetime = service(request).token_lifetime
     with transaction(request) as session:
         domain = fetch(session, Domain, domain_id, "domain")

@@ -25,9 +25,8 @@ from stratus.identity.api.common import (
     save,
     transaction,
 )
-from stratus.identity.api.policy import enforce
+from stratus.identity.api.policy import allowed
 from stratus.identity.models import GROUP_NAME_LENGTH, Domain, Group, Membership, User
-from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, NotFound
 from stratus.runtime.api.validation import json_body
@@ -66,10 +65,9 @@ def remove_group(session: Session, group: Group) -> None:
 @router.post("", status_code=201, summary="Create a group")
 def create_group(
     request: Request,
+    ctx: RequestContext = Depends(allowed("create_group")),
     body: CreateGroupRequest = Depends(json_body(CreateGroupRequest)),
-    ctx: RequestContext = Depends(authenticated),
 ) -> dict[str, Any]:
-    enforce(ctx, "create_group")
     data = body.group
     with transaction(request) as session:
         domain_id = data.domain_id or ctx.project_domain_id or ctx.domain_id or "default"
@@ -83,8 +81,9 @@ def create_group(
 
 
 @router.get("", summary="List groups")
-def list_groups(request: Request, ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
-    enforce(ctx, "list_groups")
+def list_groups(
+    request: Request, ctx: RequestContext = Depends(allowed("list_groups"))
+) -> dict[str, Any]:
     filters = query_filters(request, Group, ("name", "domain_id"))
     with transaction(request) as session:
         rows, marker = listing(request, session, Group, filters)
@@ -93,9 +92,10 @@ def list_groups(request: Request, ctx: RequestContext = Depends(authenticated)) 
 
 @router.get("/{group_id}", summary="Show a group")
 def get_group(
-    request: Request, group_id: str, ctx: RequestContext = Depends(authenticated)
+    request: Request,
+    group_id: str,
+    ctx: RequestContext = Depends(allowed("get_group")),
 ) -> dict[str, Any]:
-    enforce(ctx, "get_group")
     with transaction(request) as session:
         return {"group": views.group(request, fetch(session, Group, group_id, "group"))}
 
@@ -104,10 +104,9 @@ def get_group(
 def update_group(
     request: Request,
     group_id: str,
+    ctx: RequestContext = Depends(allowed("update_group")),
     body: UpdateGroupRequest = Depends(json_body(UpdateGroupRequest)),
-    ctx: RequestContext = Depends(authenticated),
 ) -> dict[str, Any]:
-    enforce(ctx, "update_group")
     data = body.group
     if "domain_id" in data.extras():
         raise BadRequest("domain_id of a group cannot be changed.")
@@ -121,9 +120,10 @@ def update_group(
 
 @router.delete("/{group_id}", status_code=204, summary="Delete a group")
 def delete_group(
-    request: Request, group_id: str, ctx: RequestContext = Depends(authenticated)
+    request: Request,
+    group_id: str,
+    ctx: RequestContext = Depends(allowed("delete_group")),
 ) -> Response:
-    enforce(ctx, "delete_group")
     with transaction(request) as session:
         remove_group(session, fetch(session, Group, group_id, "group"))
     return Response(status_code=204)
@@ -131,9 +131,10 @@ def delete_group(
 
 @router.get("/{group_id}/users", summary="List a group's members")
 def list_group_users(
-    request: Request, group_id: str, ctx: RequestContext = Depends(authenticated)
+    request: Request,
+    group_id: str,
+    ctx: RequestContext = Depends(allowed("list_users_in_group")),
 ) -> dict[str, Any]:
-    enforce(ctx, "list_users_in_group")
     with transaction(request) as session:
         fetch(session, Group, group_id, "group")
         members = sa.select(Membership.user_id).where(Membership.group_id == group_id)
@@ -150,9 +151,11 @@ def _membership(session: Session, group_id: str, user_id: str) -> Membership | N
 
 @router.put("/{group_id}/users/{user_id}", status_code=204, summary="Add a user to a group")
 def add_user_to_group(
-    request: Request, group_id: str, user_id: str, ctx: RequestContext = Depends(authenticated)
+    request: Request,
+    group_id: str,
+    user_id: str,
+    ctx: RequestContext = Depends(allowed("add_user_to_group")),
 ) -> Response:
-    enforce(ctx, "add_user_to_group")
     with transaction(request) as session:
         if _membership(session, group_id, user_id) is None:
             session.add(Membership(group_id=group_id, user_id=user_id))
@@ -161,9 +164,11 @@ def add_user_to_group(
 
 @router.head("/{group_id}/users/{user_id}", status_code=204, summary="Check membership")
 def check_user_in_group(
-    request: Request, group_id: str, user_id: str, ctx: RequestContext = Depends(authenticated)
+    request: Request,
+    group_id: str,
+    user_id: str,
+    ctx: RequestContext = Depends(allowed("check_user_in_group")),
 ) -> Response:
-    enforce(ctx, "check_user_in_group")
     with transaction(request) as session:
         if _membership(session, group_id, user_id) is None:
             raise NotFound(f"User {user_id} is not a member of group {group_id}.")
@@ -172,9 +177,11 @@ def check_user_in_group(
 
 @router.delete("/{group_id}/users/{user_id}", status_code=204, summary="Remove from a group")
 def remove_user_from_group(
-    request: Request, group_id: str, user_id: str, ctx: RequestContext = Depends(authenticated)
+    request: Request,
+    group_id: str,
+    user_id: str,
+    ctx: RequestContext = Depends(allowed("remove_user_from_group")),
 ) -> Response:
-    enforce(ctx, "remove_user_from_group")
     with transaction(request) as session:
         membership = _membership(session, group_id, user_id)
         if membership is None:

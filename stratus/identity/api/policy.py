@@ -8,6 +8,11 @@ ids cannot be probed; other denials are a 403.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from fastapi import Depends
+
+from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import NotFound
 from stratus.runtime.api.policy import ADMIN, ANYONE, Check, Policy, any_of, owner
@@ -52,6 +57,17 @@ POLICY = Policy(
 def enforce(ctx: RequestContext, action: str, **target: str | None) -> None:
     """A 403 unless the rule for ``identity:<action>`` allows it."""
     POLICY.enforce(ctx, f"identity:{action}", target)
+
+
+def allowed(action: str) -> Callable[..., RequestContext]:
+    """A dependency giving the caller's context once the rule for ``action`` allows it.
+    Declared before the body, it refuses a caller before the body is even read."""
+
+    def dependency(ctx: RequestContext = Depends(authenticated)) -> RequestContext:
+        enforce(ctx, action)
+        return ctx
+
+    return dependency
 
 
 def enforce_visible(ctx: RequestContext, action: str, not_found: NotFound, **target: str) -> None:

@@ -29,7 +29,7 @@ from stratus.identity.api.common import (
     service,
     transaction,
 )
-from stratus.identity.api.policy import enforce, enforce_visible
+from stratus.identity.api.policy import allowed, enforce_visible
 from stratus.identity.models import PROJECT_NAME_LENGTH, Domain, Project, User
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
@@ -96,10 +96,9 @@ def _domain_for(session: Session, ctx: RequestContext, body: ProjectCreate) -> s
 @router.post("", status_code=201, summary="Create a project")
 def create_project(
     request: Request,
+    ctx: RequestContext = Depends(allowed("create_project")),
     body: CreateProjectRequest = Depends(json_body(CreateProjectRequest)),
-    ctx: RequestContext = Depends(authenticated),
 ) -> dict[str, Any]:
-    enforce(ctx, "create_project")
     data = body.project
     if data.is_domain:
         raise BadRequest("Projects acting as domains are not supported; create a domain.")
@@ -117,8 +116,9 @@ def create_project(
 
 
 @router.get("", summary="List projects")
-def list_projects(request: Request, ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
-    enforce(ctx, "list_projects")
+def list_projects(
+    request: Request, ctx: RequestContext = Depends(allowed("list_projects"))
+) -> dict[str, Any]:
     filters = query_filters(request, Project, ("name", "domain_id", "enabled"))
     parent_id = request.query_params.get("parent_id")
     if parent_id is not None:
@@ -144,10 +144,9 @@ def get_project(
 def update_project(
     request: Request,
     project_id: str,
+    ctx: RequestContext = Depends(allowed("update_project")),
     body: UpdateProjectRequest = Depends(json_body(UpdateProjectRequest)),
-    ctx: RequestContext = Depends(authenticated),
 ) -> dict[str, Any]:
-    enforce(ctx, "update_project")
     data = body.project
     for fixed in ("domain_id", "parent_id", "is_domain"):
         if fixed in data.extras():
@@ -165,9 +164,10 @@ def update_project(
 
 @router.delete("/{project_id}", status_code=204, summary="Delete a project")
 def delete_project(
-    request: Request, project_id: str, ctx: RequestContext = Depends(authenticated)
+    request: Request,
+    project_id: str,
+    ctx: RequestContext = Depends(allowed("delete_project")),
 ) -> Response:
-    enforce(ctx, "delete_project")
     with transaction(request) as session:
         project = fetch(session, Project, project_id, "project")
         remove_project(session, project, service(request).token_lifetime)

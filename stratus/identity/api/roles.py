@@ -24,7 +24,7 @@ from stratus.identity.api.common import (
     save,
     transaction,
 )
-from stratus.identity.api.policy import enforce
+from stratus.identity.api.policy import allowed
 from stratus.identity.models import (
     DOMAIN,
     GROUP,
@@ -38,7 +38,6 @@ from stratus.identity.models import (
     Role,
     User,
 )
-from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, NotFound
 from stratus.runtime.api.validation import json_body
@@ -80,10 +79,9 @@ def _plain_role(domain_id: str | None, options: dict[str, Any]) -> None:
 @router.post("/v3/roles", status_code=201, summary="Create a role")
 def create_role(
     request: Request,
+    ctx: RequestContext = Depends(allowed("create_role")),
     body: CreateRoleRequest = Depends(json_body(CreateRoleRequest)),
-    ctx: RequestContext = Depends(authenticated),
 ) -> dict[str, Any]:
-    enforce(ctx, "create_role")
     data = body.role
     _plain_role(data.domain_id, data.options)
     with transaction(request) as session:
@@ -93,8 +91,9 @@ def create_role(
 
 
 @router.get("/v3/roles", summary="List roles")
-def list_roles(request: Request, ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
-    enforce(ctx, "list_roles")
+def list_roles(
+    request: Request, ctx: RequestContext = Depends(allowed("list_roles"))
+) -> dict[str, Any]:
     filters = query_filters(request, Role, ("name",))
     if request.query_params.get("domain_id"):
         filters.append(sa.false())  # no domain-specific roles
@@ -105,9 +104,10 @@ def list_roles(request: Request, ctx: RequestContext = Depends(authenticated)) -
 
 @router.get("/v3/roles/{role_id}", summary="Show a role")
 def get_role(
-    request: Request, role_id: str, ctx: RequestContext = Depends(authenticated)
+    request: Request,
+    role_id: str,
+    ctx: RequestContext = Depends(allowed("get_role")),
 ) -> dict[str, Any]:
-    enforce(ctx, "get_role")
     with transaction(request) as session:
         return {"role": views.role(request, fetch(session, Role, role_id, "role"))}
 
@@ -116,10 +116,9 @@ def get_role(
 def update_role(
     request: Request,
     role_id: str,
+    ctx: RequestContext = Depends(allowed("update_role")),
     body: UpdateRoleRequest = Depends(json_body(UpdateRoleRequest)),
-    ctx: RequestContext = Depends(authenticated),
 ) -> dict[str, Any]:
-    enforce(ctx, "update_role")
     data = body.role
     _plain_role(data.extras().get("domain_id"), data.options)
     with transaction(request) as session:
@@ -132,10 +131,11 @@ def update_role(
 
 @router.delete("/v3/roles/{role_id}", status_code=204, summary="Delete a role")
 def delete_role(
-    request: Request, role_id: str, ctx: RequestContext = Depends(authenticated)
+    request: Request,
+    role_id: str,
+    ctx: RequestContext = Depends(allowed("delete_role")),
 ) -> Response:
     """Its grants go with it (the database cascades them)."""
-    enforce(ctx, "delete_role")
     with transaction(request) as session:
         session.delete(fetch(session, Role, role_id, "role"))
     return Response(status_code=204)
@@ -168,9 +168,8 @@ def _add_grant_routes(targets: str, actors: str) -> None:
         request: Request,
         target_id: str,
         actor_id: str,
-        ctx: RequestContext = Depends(authenticated),
+        ctx: RequestContext = Depends(allowed("list_grants")),
     ) -> dict[str, Any]:
-        enforce(ctx, "list_grants")
         with transaction(request) as session:
             lookup(session, target_id, actor_id)
             granted = sa.select(Assignment.role_id).where(
@@ -187,9 +186,8 @@ def _add_grant_routes(targets: str, actors: str) -> None:
         target_id: str,
         actor_id: str,
         role_id: str,
-        ctx: RequestContext = Depends(authenticated),
+        ctx: RequestContext = Depends(allowed("create_grant")),
     ) -> Response:
-        enforce(ctx, "create_grant")
         with transaction(request) as session:
             lookup(session, target_id, actor_id)
             fetch(session, Role, role_id, "role")
@@ -210,9 +208,8 @@ def _add_grant_routes(targets: str, actors: str) -> None:
         target_id: str,
         actor_id: str,
         role_id: str,
-        ctx: RequestContext = Depends(authenticated),
+        ctx: RequestContext = Depends(allowed("check_grant")),
     ) -> Response:
-        enforce(ctx, "check_grant")
         with transaction(request) as session:
             _existing(session, target_id, actor_id, role_id)
         return Response(status_code=204)
@@ -222,9 +219,8 @@ def _add_grant_routes(targets: str, actors: str) -> None:
         target_id: str,
         actor_id: str,
         role_id: str,
-        ctx: RequestContext = Depends(authenticated),
+        ctx: RequestContext = Depends(allowed("revoke_grant")),
     ) -> Response:
-        enforce(ctx, "revoke_grant")
         with transaction(request) as session:
             session.delete(_existing(session, target_id, actor_id, role_id))
         return Response(status_code=204)

@@ -26,7 +26,7 @@ from stratus.identity.api.common import (
     service,
     transaction,
 )
-from stratus.identity.api.policy import enforce, enforce_visible
+from stratus.identity.api.policy import allowed, enforce_visible
 from stratus.identity.models import (
     PROJECT,
     USER_NAME_LENGTH,
@@ -113,10 +113,9 @@ def _check_default_project(session: Session, project_id: str | None) -> None:
 @router.post("", status_code=201, summary="Create a user")
 def create_user(
     request: Request,
+    ctx: RequestContext = Depends(allowed("create_user")),
     body: CreateUserRequest = Depends(json_body(CreateUserRequest)),
-    ctx: RequestContext = Depends(authenticated),
 ) -> dict[str, Any]:
-    enforce(ctx, "create_user")
     data = body.user
     _no_options(data.options)
     ident = service(request)
@@ -142,8 +141,9 @@ def create_user(
 
 
 @router.get("", summary="List users")
-def list_users(request: Request, ctx: RequestContext = Depends(authenticated)) -> dict[str, Any]:
-    enforce(ctx, "list_users")
+def list_users(
+    request: Request, ctx: RequestContext = Depends(allowed("list_users"))
+) -> dict[str, Any]:
     filters = query_filters(request, User, ("name", "domain_id", "enabled"))
     with transaction(request) as session:
         rows, marker = listing(request, session, User, filters)
@@ -162,10 +162,9 @@ def get_user(
 def update_user(
     request: Request,
     user_id: str,
+    ctx: RequestContext = Depends(allowed("update_user")),
     body: UpdateUserRequest = Depends(json_body(UpdateUserRequest)),
-    ctx: RequestContext = Depends(authenticated),
 ) -> dict[str, Any]:
-    enforce(ctx, "update_user")
     data = body.user
     _no_options(data.options)
     if "domain_id" in data.extras():
@@ -191,9 +190,10 @@ def update_user(
 
 @router.delete("/{user_id}", status_code=204, summary="Delete a user")
 def delete_user(
-    request: Request, user_id: str, ctx: RequestContext = Depends(authenticated)
+    request: Request,
+    user_id: str,
+    ctx: RequestContext = Depends(allowed("delete_user")),
 ) -> Response:
-    enforce(ctx, "delete_user")
     with transaction(request) as session:
         remove_user(session, fetch(session, User, user_id, "user"), service(request).token_lifetime)
     return Response(status_code=204)
@@ -203,8 +203,8 @@ def delete_user(
 def change_password(
     request: Request,
     user_id: str,
-    body: ChangePasswordRequest = Depends(json_body(ChangePasswordRequest)),
     ctx: RequestContext = Depends(authenticated),
+    body: ChangePasswordRequest = Depends(json_body(ChangePasswordRequest)),
 ) -> Response:
     ident = service(request)
     with transaction(request) as session:
