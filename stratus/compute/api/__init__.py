@@ -5,7 +5,17 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from stratus.compute import options  # noqa: F401 - declares the [compute] options
-from stratus.compute.api import flavors, versions
+from stratus.compute.api import (
+    aggregates,
+    availability_zones,
+    flavors,
+    hypervisors,
+    keypairs,
+    quota_sets,
+    server_groups,
+    services,
+    versions,
+)
 from stratus.compute.api.common import MAX_VERSION, MIN_VERSION, PREFIX, Backend
 from stratus.compute.api.policy import default_policy
 from stratus.compute.parts import service_clients
@@ -19,7 +29,17 @@ from stratus.runtime.process import Runtime
 MICROVERSIONS = Microversions(
     "compute", MIN_VERSION, MAX_VERSION, PREFIX, "X-OpenStack-Nova-API-Version"
 )
-ROUTERS = (versions.router, flavors.router)
+ROUTERS = (
+    versions.router,
+    flavors.router,
+    keypairs.router,
+    server_groups.router,
+    availability_zones.router,
+    aggregates.router,
+    hypervisors.router,
+    services.router,
+    quota_sets.router,
+)
 
 
 def build_app(

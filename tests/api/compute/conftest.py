@@ -230,7 +230,11 @@ class Env:
         return response.json() if response.content else None
 
     def boot(
-        self, user: str = "demo", wait: str | None = "ACTIVE", **server: Any
+        self,
+        user: str = "demo",
+        wait: str | None = "ACTIVE",
+        hints: dict[str, Any] | None = None,
+        **server: Any,
     ) -> dict[str, Any]:
         body = {
             "name": "vm",
@@ -239,7 +243,10 @@ class Env:
             "networks": "none",
             **server,
         }
-        created = self.ok("POST", "/servers", user, 202, json={"server": body}, version="2.79")
+        request: dict[str, Any] = {"server": body}
+        if hints:
+            request["os:scheduler_hints"] = hints
+        created = self.ok("POST", "/servers", user, 202, json=request, version="2.79")
         if wait:
             return self.wait(created["server"]["id"], wait, user)
         return created["server"]
