@@ -18,6 +18,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, MultiFernet
 
+from stratus.identity import options  # noqa: F401 - declares the [identity] options
 from stratus.runtime.config import Config, ConfigError
 
 STAGED = 0
