@@ -26,6 +26,7 @@ lint: install
 	.venv/bin/ruff format --check stratus tests benchmarks
 
 test: install lint
+	@tools/start-daemons.sh
 	.venv/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: install
