@@ -59,13 +59,23 @@ class Service:
 SERVICES: dict[str, Service] = {
     "identity": Service("identity", "identity", "keystone", "identity", "/v3", ("identity-api",)),
     "image": Service("image", "image", "glance", "image", "", ("image-api",)),
-    "network": Service("network", "network", "neutron", "network", "", ("network-server",)),
+    "network": Service(
+        "network",
+        "network",
+        "neutron",
+        "network",
+        "",
+        ("network-server", "network-l2-agent", "network-dhcp-agent", "network-l3-agent"),
+    ),
 }
 
 _BUILDERS: dict[str, str] = {
     "identity-api": "stratus.identity.api:build_part",
     "image-api": "stratus.image.api:build_part",
     "network-server": "stratus.network.api:build_part",
+    "network-l2-agent": "stratus.network.agent.l2:build_part",
+    "network-dhcp-agent": "stratus.network.agent.dhcp:build_part",
+    "network-l3-agent": "stratus.network.agent.l3:build_part",
 }
 
 

@@ -1,0 +1,206 @@
+"""What every network agent shares: it reports itself to the server, then makes its host
+match the server's desired state (principle 3) -- at start, every ``resync_interval``
+seconds, and at once when the server hints that something changed.
+
+One thread per agent does both, so an agent's passes never overlap. Hints that arrive
+during a pass are folded into one more pass. A pass that fails is retried a few seconds
+later; nothing is reconciled until the server has recorded the agent (its state for an
+unknown agent would be empty, and the agent would tear everything down).
+
+On the bus, an agent serves its topic for its host: ``changed(**ids)`` (the server's
+hint, by fanout) and ``sync(wait)`` (a call: reconcile now and return when done; port
+plugging uses it to return once the port is wired).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from stratus.network import topics
+from stratus.network.agent import options  # noqa: F401 - declares the agents' options
+from stratus.runtime.bus import Bus, Listener
+from stratus.runtime.config import Config
+from stratus.runtime.parts import WorkerPart
+
+LOG = logging.getLogger(__name__)
+RETRY_SECONDS = 2.0
+
+
+class SyncFailed(Exception):
+    """The pass a caller waited for failed (the message says why)."""
+
+
+class Agent(ABC):
+    """One kind of network agent: what it reports, and one reconciliation pass."""
+
+    agent_type: ClassVar[str]
+    binary: ClassVar[str]
+    topic: ClassVar[str]
+
+    def __init__(self, conf: Config, bus: Bus) -> None:
+        self.conf = conf
+        self.bus = bus
+        self.host: str = conf.get("DEFAULT", "host")
+        self.state_path: str = conf.network_agent.state_path
+        self.prefix: str = conf.network_agent.owner_prefix
+
+    def configurations(self) -> dict[str, Any]:
+        return {}
+
+    @abstractmethod
+    def reconcile(self, full: bool) -> None:
+        """Make the host match the server's state; ``full`` on periodic passes, which
+        also redo what a hinted pass may skip as unchanged."""
+
+    def server(self, method: str, **kwargs: Any) -> Any:
+        """Call the network server's agent interface as this host."""
+        return self.bus.call(topics.SERVER, method, agent_host=self.host, **kwargs)
+
+    def report(self, start: bool) -> None:
+        state = {
+            "agent_type": self.agent_type,
+            "binary": self.binary,
+            "host": self.host,
+            "topic": self.topic,
+            "availability_zone": self.conf.network_agent.availability_zone,
+            "configurations": self.configurations(),
+            "start_flag": start,
+        }
+        if start:
+            self.bus.call(topics.SERVER, "report_state", agent=state)
+        else:
+            self.bus.cast(topics.SERVER, "report_state", agent=state)
+
+
+class Runner:
+    """Runs an agent: heartbeats, reconciliation passes, and its bus endpoint."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        conf = agent.conf.network_agent
+        self.report_interval = float(conf.report_interval)
+        self.resync_interval = float(conf.resync_interval)
+        self._cond = threading.Condition()
+        self._requested = 0  # passes asked for (hints, sync calls)
+        self._done = 0  # the request count the last finished pass covered
+        self._failure: str | None = None  # why the last pass failed
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._listener: Listener | None = None
+
+    # -- the part's life -------------------------------------------------------------
+
+    def start(self) -> None:
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=self.agent.binary, daemon=True)
+        self._thread.start()
+        self._listener = self.agent.bus.serve(
+            self.agent.topic, _Endpoint(self), host=self.agent.host, pool_size=2
+        )
+
+    def stop(self) -> None:
+        """Stop reconciling; what is wired on the host stays as it is."""
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    # -- requests --------------------------------------------------------------------
+
+    def poke(self) -> None:
+        """Reconcile soon (a hint)."""
+        with self._cond:
+            self._requested += 1
+            self._cond.notify_all()
+
+    def sync(self, timeout: float) -> None:
+        """Reconcile now and wait for that pass; SyncFailed if it failed or timed out."""
+        with self._cond:
+            self._requested += 1
+            wanted = self._requested
+            self._cond.notify_all()
+            finished = self._cond.wait_for(
+                lambda: self._done >= wanted or self._stopping, timeout=timeout
+            )
+            if self._stopping:
+                raise SyncFailed(f"{self.agent.binary} is stopping")
+            if not finished:
+                raise SyncFailed(f"{self.agent.binary} did not finish a pass in {timeout:g} s")
+            if self._failure is not None:
+                raise SyncFailed(self._failure)
+
+    # -- the thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        registered = False
+        next_report = next_pass = time.monotonic()
+        while True:
+            with self._cond:
+                while not self._stopping:
+                    now = time.monotonic()
+                    hinted = registered and self._requested > self._done
+                    due = min(next_report, next_pass) if registered else next_report
+                    if hinted or now >= due:
+                        break
+                    self._cond.wait(due - now)
+                if self._stopping:
+                    return
+                covered = self._requested
+            if not registered or now >= next_report:
+                reported = self._report(start=not registered)
+                registered = registered or reported
+                next_report = now + (self.report_interval if reported else RETRY_SECONDS)
+                if not registered or not (hinted or now >= next_pass):
+                    continue
+            failure = self._pass(full=now >= next_pass)
+            delay = self.resync_interval if failure is None else RETRY_SECONDS
+            next_pass = time.monotonic() + delay
+            with self._cond:
+                self._done = covered
+                self._failure = failure
+                self._cond.notify_all()
+
+    def _report(self, start: bool) -> bool:
+        try:
+            self.agent.report(start)
+        except Exception as e:
+            LOG.warning("%s cannot report to the network server: %s", self.agent.binary, e)
+            return False
+        return True
+
+    def _pass(self, full: bool) -> str | None:
+        started = time.monotonic()
+        try:
+            self.agent.reconcile(full)
+        except Exception as e:
+            LOG.exception("%s: reconciliation failed", self.agent.binary)
+            return f"{self.agent.binary} failed to reconcile: {e}"
+        LOG.debug("%s reconciled in %.3f s", self.agent.binary, time.monotonic() - started)
+        return None
+
+
+class _Endpoint:
+    """What an agent serves on its topic."""
+
+    def __init__(self, runner: Runner) -> None:
+        self._runner = runner
+
+    def changed(self, **ids: Any) -> None:
+        self._runner.poke()
+
+    def sync(self, wait: float = 30.0) -> None:
+        self._runner.sync(wait)
+
+
+def part(name: str, agent: Agent) -> WorkerPart:
+    runner = Runner(agent)
+    return WorkerPart(name, runner.start, runner.stop)
