@@ -216,7 +216,6 @@ class ComputeNode(Base):
     cpu_allocation_ratio: Mapped[float] = mapped_column(default=16.0)
     ram_allocation_ratio: Mapped[float] = mapped_column(default=1.5)
     disk_allocation_ratio: Mapped[float] = mapped_column(default=1.0)
-    running_vms: Mapped[int] = mapped_column(default=0)
     cpu_info: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # What the host can run: {"hypervisor_type", "architectures", "vm_modes", ...}.
     capabilities: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from stratus.compute import services
 from stratus.compute.agent.manager import ComputeAgent
-from stratus.compute.agent.networking import Networking
 from stratus.compute.clients.catalog import ServiceClient
 from stratus.compute.clients.images import ImageClient
 from stratus.compute.clients.network import NetworkClient
 from stratus.compute.conductor.manager import TOPIC as CONDUCTOR_TOPIC
 from stratus.compute.conductor.manager import Conductor
+from stratus.compute.networking import Networking
 from stratus.compute.periodic import Periodic
 from stratus.compute.scheduler.manager import TOPIC as SCHEDULER_TOPIC
 from stratus.compute.scheduler.manager import Scheduler

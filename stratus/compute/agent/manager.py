@@ -21,11 +21,11 @@ from stratus.compute import (
     options,  # noqa: F401 - declares the options read here
     states,
 )
-from stratus.compute.agent.networking import Networking
 from stratus.compute.clients.images import ImageClient
 from stratus.compute.clients.network import NetworkError
 from stratus.compute.conductor.manager import AGENT_TOPIC
 from stratus.compute.conductor.manager import TOPIC as CONDUCTOR_TOPIC
+from stratus.compute.networking import Networking
 from stratus.compute.periodic import Periodic
 from stratus.compute.records import instance_name
 from stratus.compute.virt.driver import Instance, VirtDriver

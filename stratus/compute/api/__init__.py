@@ -10,9 +10,13 @@ from stratus.compute.api import (
     availability_zones,
     flavors,
     hypervisors,
+    instance_actions,
     keypairs,
     quota_sets,
+    server_actions,
     server_groups,
+    server_metadata,
+    servers,
     services,
     versions,
 )
@@ -39,6 +43,10 @@ ROUTERS = (
     hypervisors.router,
     services.router,
     quota_sets.router,
+    servers.router,
+    server_actions.router,
+    server_metadata.router,
+    instance_actions.router,
 )
 
 

@@ -51,7 +51,7 @@ class _Context:
             )
         }
         self.with_servers = with_servers
-        self.servers = _servers_of(session, nodes) if with_servers else {}
+        self.servers = _servers_of(session, nodes)
 
     def summary(self, node: ComputeNode) -> dict[str, Any]:
         service = self.services.get(node.host)
@@ -88,7 +88,7 @@ class _Context:
                 "local_gb_used": disk_used,
                 "memory_mb": node.memory_mb,
                 "memory_mb_used": memory_used,
-                "running_vms": node.running_vms,
+                "running_vms": len(self.servers.get(node.hypervisor_hostname, [])),
                 "vcpus": node.vcpus,
                 "vcpus_used": node.vcpus_used,
                 "service": {
@@ -164,6 +164,11 @@ def statistics(
     api.policy.enforce(ctx, "hypervisors")
     with transaction(request) as session:
         nodes = list(session.scalars(sa.select(ComputeNode)))
+        running = session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Instance)
+            .where(Instance.node.is_not(None), Instance.deleted.is_(False))
+        )
     memory_used = sum(n.memory_mb_used + n.reserved_memory_mb for n in nodes)
     disk_used = sum(n.local_gb_used + n.reserved_disk_gb for n in nodes)
     memory = sum(n.memory_mb for n in nodes)
@@ -181,7 +186,7 @@ def statistics(
             "free_disk_gb": disk - disk_used,
             "disk_available_least": disk - disk_used,
             "current_workload": 0,
-            "running_vms": sum(n.running_vms for n in nodes),
+            "running_vms": running or 0,
         }
     }
 

@@ -400,7 +400,7 @@ class Conductor:
             "resize_instance",
             host=source,
             instance=payload,
-            migration=_migration_wire(migration),
+            migration=migration_wire(migration),
             request_id=request_id,
         )
 
@@ -417,7 +417,7 @@ class Conductor:
             "finish_resize",
             host=migration.dest_compute,
             instance=payload,
-            migration=_migration_wire(migration),
+            migration=migration_wire(migration),
             request_id=request_id,
         )
 
@@ -515,7 +515,7 @@ class Conductor:
             "finish_revert_resize",
             host=migration.source_compute,
             instance=payload,
-            migration=_migration_wire(migration),
+            migration=migration_wire(migration),
             request_id=request_id,
         )
 
@@ -571,7 +571,7 @@ def _migration(session: Session, uuid: str) -> Migration:
     return migration
 
 
-def _migration_wire(migration: Migration) -> dict[str, Any]:
+def migration_wire(migration: Migration) -> dict[str, Any]:
     return {
         "uuid": migration.uuid,
         "instance_uuid": migration.instance_uuid,
@@ -595,7 +595,6 @@ _NODE_FIELDS = (
     "cpu_allocation_ratio",
     "ram_allocation_ratio",
     "disk_allocation_ratio",
-    "running_vms",
     "cpu_info",
     "capabilities",
 )

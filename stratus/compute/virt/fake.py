@@ -47,8 +47,6 @@ class FakeDriver(VirtDriver):
         return list(self._hosts)
 
     def nodes(self, host: str) -> list[dict[str, Any]]:
-        with self._lock:
-            running = len(self._domains[host])
         return [
             {
                 "hypervisor_hostname": host,
@@ -56,7 +54,6 @@ class FakeDriver(VirtDriver):
                 "hypervisor_version": 1000,
                 "host_ip": "127.0.0.1",
                 **self._size,
-                "running_vms": running,
                 "cpu_info": {"arch": "x86_64", "model": "fake", "vendor": "stratus"},
                 "capabilities": {
                     "hypervisor_type": "fake",

@@ -22,7 +22,6 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from stratus.compute.agent.manager import ComputeAgent
-from stratus.compute.agent.networking import Networking
 from stratus.compute.api import build_app
 from stratus.compute.api.common import Backend
 from stratus.compute.api.policy import default_policy
@@ -30,6 +29,7 @@ from stratus.compute.clients.catalog import ServiceClient
 from stratus.compute.clients.images import ImageClient
 from stratus.compute.clients.network import NetworkClient
 from stratus.compute.flavors import create_default_flavors
+from stratus.compute.networking import Networking
 from stratus.compute.parts import build_conductor, build_scheduler
 from stratus.compute.virt.fake import FakeDriver
 from stratus.identity.api import build_app as build_identity_app

@@ -212,7 +212,6 @@ def upgrade() -> None:
         sa.Column("cpu_allocation_ratio", sa.Double(), nullable=False),
         sa.Column("ram_allocation_ratio", sa.Double(), nullable=False),
         sa.Column("disk_allocation_ratio", sa.Double(), nullable=False),
-        sa.Column("running_vms", sa.Integer(), nullable=False),
         sa.Column("cpu_info", sa.JSON(), nullable=False),
         sa.Column("capabilities", sa.JSON(), nullable=False),
         sa.Column(

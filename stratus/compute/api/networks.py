@@ -1,0 +1,117 @@
+"""What a server create asks of the network service, checked with the caller's token and
+turned into what the agent will make: ``[{"network_id", "fixed_ip"} | {"port_id"}]``
+and the security groups' ids.
+
+``none`` asks for no ports. ``auto`` takes the one network the project can use (its own
+or a shared one), or the network service's automatically allocated one when there is
+none; a cloud without a network service has nothing to allocate, so ``auto`` is
+``none`` there. Without ``networks`` (before 2.37) a server gets every network the
+project can use, as Nova did.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+from stratus.compute.clients.catalog import ServiceNotInCatalog
+from stratus.compute.clients.network import NetworkClient
+from stratus.runtime.api.context import RequestContext
+from stratus.runtime.api.errors import BadRequest, Conflict
+
+DEFAULT_GROUP = "default"
+
+
+@dataclass(frozen=True)
+class NetworkRequest:
+    networks: list[dict[str, Any]]
+    security_group_ids: list[str] | None
+
+
+def resolve(
+    client: NetworkClient,
+    ctx: RequestContext,
+    requested: str | list[dict[str, Any]] | None,
+    security_groups: list[str],
+    count: int,
+) -> NetworkRequest:
+    if requested == "none":
+        return NetworkRequest([], None)
+    try:
+        if requested is None or requested == "auto":
+            networks = _automatic(client, ctx, every=requested is None)
+        else:
+            networks = [_item(client, ctx, item, count) for item in requested]
+        if not any("network_id" in item for item in networks):
+            return NetworkRequest(networks, None)
+        return NetworkRequest(networks, _security_groups(client, ctx, security_groups))
+    except ServiceNotInCatalog as exc:
+        if requested is None or requested == "auto":
+            return NetworkRequest([], None)
+        raise BadRequest("This cloud has no network service; use networks 'none'.") from exc
+
+
+def _usable(client: NetworkClient, ctx: RequestContext) -> list[dict[str, Any]]:
+    own = client.list_networks(ctx.token, project_id=ctx.project_id)
+    shared = client.list_networks(ctx.token, shared="true")
+    found = {n["id"]: n for n in [*own, *shared] if not n.get("router:external")}
+    return sorted(found.values(), key=lambda n: n["id"])
+
+
+def _automatic(client: NetworkClient, ctx: RequestContext, every: bool) -> list[dict[str, Any]]:
+    usable = _usable(client, ctx)
+    if every:
+        return [{"network_id": n["id"]} for n in usable]
+    if len(usable) > 1:
+        raise Conflict("Multiple possible networks found, use a Network ID to be more specific.")
+    if usable:
+        return [{"network_id": usable[0]["id"]}]
+    allocated = client.auto_allocated_network(ctx.project_id or "", ctx.token)
+    if allocated is None:
+        raise BadRequest(
+            f"Unable to automatically allocate a network for project {ctx.project_id}."
+        )
+    return [{"network_id": allocated}]
+
+
+def _item(
+    client: NetworkClient, ctx: RequestContext, item: dict[str, Any], count: int
+) -> dict[str, Any]:
+    if item.get("port"):
+        port = client.show_port(item["port"], ctx.token)
+        if port is None:
+            raise BadRequest(f"Port {item['port']} could not be found.")
+        if port.get("device_id"):
+            raise Conflict(f"Port {item['port']} is still in use.")
+        if count > 1:
+            raise BadRequest("Multiple servers cannot share one port; ask for one server.")
+        return {"port_id": port["id"]}
+    network_id = item.get("uuid")
+    if not network_id:
+        raise BadRequest("Each entry of networks needs a uuid or a port.")
+    if client.show_network(network_id, ctx.token) is None:
+        raise BadRequest(f"Network {network_id} could not be found.")
+    entry: dict[str, Any] = {"network_id": network_id}
+    if item.get("fixed_ip"):
+        try:
+            ipaddress.ip_address(item["fixed_ip"])
+        except ValueError as exc:
+            raise BadRequest(f"Invalid fixed IP address {item['fixed_ip']!r}.") from exc
+        if count > 1:
+            raise BadRequest("Multiple servers cannot share one fixed IP; ask for one server.")
+        entry["fixed_ip"] = item["fixed_ip"]
+    return entry
+
+
+def _security_groups(client: NetworkClient, ctx: RequestContext, names: list[str]) -> list[str]:
+    groups = client.security_groups(ctx.project_id or "", ctx.token)
+    ids = []
+    for name in names:
+        matches = [g["id"] for g in groups if g["id"] == name or g["name"] == name]
+        if not matches:
+            raise BadRequest(f"Unable to find security_group with name or id '{name}'")
+        if len(matches) > 1:
+            raise Conflict(f"Multiple security groups are named '{name}'; use its id.")
+        ids.append(matches[0])
+    return ids
