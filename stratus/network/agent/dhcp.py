@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -45,20 +46,25 @@ class DhcpAgent(loop.Agent):
 
     def reconcile(self, full: bool) -> None:
         made = self.owned.names()
+        _check_readable_by_dnsmasq(self.dnsmasq_dir)
         served = self.server("get_dhcp_state")["networks"]
         failed = []
+        attached = False
         with Netlink() as host:
             for network in served:
                 try:
-                    self._serve(host, network)
+                    attached |= self._serve(host, network)
                 except HostError as e:
                     LOG.error("cannot serve DHCP on network %s: %s", network["id"], e)
                     failed.append(network["id"])
             self._remove_orphans(host, made, served)
+        if attached:
+            self.hint_l2()
         if failed:
             raise HostError(f"DHCP is not served on networks {', '.join(failed)}")
 
-    def _serve(self, host: Netlink, network: dict[str, Any]) -> None:
+    def _serve(self, host: Netlink, network: dict[str, Any]) -> bool:
+        """Serve one network; True when its DHCP port was newly attached to the bridge."""
         port = network["port"]
         namespace = dhcp_namespace(network["id"])
         if not namespaces.exists(namespace):
@@ -67,7 +73,8 @@ class DhcpAgent(loop.Agent):
         device = devices.port_device(port["id"])
         inner = devices.inner_device(devices.DHCP_PREFIX, port["id"])
         subnets = {s["id"]: s for s in network["subnets"]}
-        if host.index(device) is None:
+        attached = host.index(device) is None
+        if attached:
             self.owned.claim(device)
         devices.wire_veth(
             host,
@@ -94,6 +101,7 @@ class DhcpAgent(loop.Agent):
             for p in network["ports"]
         ]
         Dnsmasq(self.dnsmasq_dir, network["id"]).ensure(config, hosts)
+        return attached
 
     def _remove_orphans(self, host: Netlink, made: set[str], served: list[dict]) -> None:
         """Stop the dnsmasq of each network no longer served, then remove its namespace
@@ -111,6 +119,19 @@ class DhcpAgent(loop.Agent):
             else:
                 host.delete_link(name)
             self.owned.release(name)
+
+
+def _check_readable_by_dnsmasq(directory: Path) -> None:
+    """dnsmasq re-reads its files as ``nobody``: every directory above them must let
+    others through, or it would silently keep serving stale hosts."""
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o755)
+    for parent in directory.parents:
+        if not parent.stat().st_mode & stat.S_IXOTH:
+            raise HostError(
+                f"{parent} must be traversable by others (o+x) for dnsmasq to read "
+                f"its files under {directory}"
+            )
 
 
 def _interface_address(fixed_ip: dict[str, str], subnets: dict[str, dict[str, Any]]) -> str:

@@ -181,7 +181,10 @@ class L2Agent(loop.Agent):
         ruleset = ruleset_of(state)
         if full or ruleset != self._ruleset:
             self._ruleset = None  # unknown until the batch is in
-            firewall.apply(ruleset, prefix=self.prefix)
+            if ruleset.ports:
+                firewall.apply(ruleset, prefix=self.prefix)
+            else:  # a host without ports keeps no chains, jumps or tables of ours
+                firewall.remove_all(prefix=self.prefix)
             self._ruleset = ruleset
 
     def _report_ports(self, ports: list[dict[str, Any]], wired: set[str], full: bool) -> None:

@@ -42,12 +42,14 @@ class L3Agent(loop.Agent):
         super().__init__(conf, bus)
         self.owned = Owned(self.state_path, L3)
         self.bridges = Owned(self.state_path, L2)
+        self._attached = False  # a veth was newly attached to a bridge in this pass
 
     def reconcile(self, full: bool) -> None:
         made = self.owned.names()
         routers = [r for r in self.server("get_l3_state")["routers"] if r["admin_state_up"]]
         statuses: dict[str, str] = {}
         failed = []
+        self._attached = False
         with Netlink() as host:
             for router in routers:
                 try:
@@ -62,6 +64,8 @@ class L3Agent(loop.Agent):
                     if full or fip["status"] != status:
                         statuses[fip["id"]] = status
             self._remove_orphans(host, made, routers)
+        if self._attached:
+            self.hint_l2()
         if statuses:
             self.server("update_floatingip_statuses", statuses=statuses)
         if failed:
@@ -126,6 +130,7 @@ class L3Agent(loop.Agent):
         addresses = [f"{ip['ip_address']}/{prefixes[ip['subnet_id']]}" for ip in port["fixed_ips"]]
         if host.index(device) is None:
             self.owned.claim(device)
+            self._attached = True
         devices.wire_veth(
             host,
             devices.ensure_bridge(host, self.bridges, port["network_id"]),

@@ -60,6 +60,10 @@ class Agent(ABC):
         """Call the network server's agent interface as this host."""
         return self.bus.call(topics.SERVER, method, agent_host=self.host, **kwargs)
 
+    def hint_l2(self) -> None:
+        """Tell this host's L2 agent that a device was just attached to a bridge."""
+        self.bus.cast(topics.L2_AGENT, topics.CHANGED, host=self.host)
+
     def report(self, start: bool) -> None:
         state = {
             "agent_type": self.agent_type,

@@ -1,0 +1,262 @@
+"""The data-plane scenario: instances (namespaces) on project networks get their fixed
+IPs by DHCP and reach each other as the networks, the router, floating IPs and security
+groups say; the agents survive a restart; deleting everything leaves nothing behind.
+
+The tests share one topology and run in order; the last one tears it all down.
+
+- network A (demo, 10.61.1.0/24): vm1 (default + web groups), vm2 (default)
+- network B (demo, 10.61.2.0/24): vm3 (default)
+- network C (other project, also 10.61.1.0/24): vm4
+- router R (demo): interfaces on A and B, gateway on ``public``; vm1 has a floating IP
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from stratus.host import namespaces
+from stratus.host.names import bridge_name
+from stratus.host.netlink import FLOOD_MAC, Netlink
+from stratus.network import public
+from stratus.network.agent import devices
+
+if TYPE_CHECKING:
+    from tests.host.network_agents.conftest import Cloud, Instance
+
+from tests.host.network_agents.conftest import eventually
+
+pytestmark = pytest.mark.host
+
+
+@dataclass
+class Topology:
+    public: dict[str, Any]
+    a: dict[str, Any]
+    b: dict[str, Any]
+    c: dict[str, Any]
+    router: dict[str, Any]
+    web: dict[str, Any]
+    vm1: Instance
+    vm2: Instance
+    vm3: Instance
+    vm4: Instance
+    fip: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def net(cloud: Cloud) -> Iterator[Topology]:
+    public_id = public.ensure_public_network(cloud.runtime, cloud.users["admin"].project_id)
+    assert public_id is not None
+    cloud.network_ids.append(public_id)
+    a = cloud.network("a", "10.61.1.0/24")
+    b = cloud.network("b", "10.61.2.0/24")
+    c = cloud.network("c", "10.61.1.0/24", user="other")
+    web = cloud.create("security_group", name="web")
+    for rule in ({"protocol": "icmp"}, {"protocol": "tcp", "port_range_min": 8080}):
+        rule.setdefault("port_range_max", rule.get("port_range_min"))
+        cloud.create(
+            "security_group_rule", security_group_id=web["id"], direction="ingress", **rule
+        )
+    router = cloud.create("router", name="r", external_gateway_info={"network_id": public_id})
+    for network in (a, b):
+        body = {"subnet_id": network["subnets"][0]}
+        cloud.ok("PUT", f"routers/{router['id']}/add_router_interface", json=body)
+    vm2 = cloud.instance("vm2", a["id"])
+    (default,) = cloud.ok("GET", "security-groups?name=default")["security_groups"]
+    vm1 = cloud.instance("vm1", a["id"], security_groups=[default["id"], web["id"]])
+    vm3 = cloud.instance("vm3", b["id"])
+    vm4 = cloud.instance("vm4", c["id"], user="other", fixed_ips=[{"ip_address": "10.61.1.250"}])
+    fip = cloud.create("floatingip", floating_network_id=public_id, port_id=vm1.port["id"])
+    cloud.sync()
+    yield Topology(
+        cloud.ok("GET", f"networks/{public_id}")["network"],
+        a,
+        b,
+        c,
+        router,
+        web,
+        vm1,
+        vm2,
+        vm3,
+        vm4,
+        fip,
+    )
+
+
+def test_instances_take_their_fixed_ips_by_dhcp_and_ports_go_active(
+    cloud: Cloud, net: Topology
+) -> None:
+    for vm in (net.vm1, net.vm2, net.vm3, net.vm4):
+        assert vm.ip == vm.port["fixed_ips"][0]["ip_address"]
+        assert cloud.port(vm.port["id"])["status"] == "ACTIVE"
+    assert net.vm4.ip == "10.61.1.250"
+    dhcp_ports = cloud.ok("GET", "ports?device_owner=network:dhcp", "admin")["ports"]
+    assert {p["status"] for p in dhcp_ports} == {"ACTIVE"}
+    assert eventually(
+        lambda: cloud.ok("GET", f"floatingips/{net.fip['id']}")["floatingip"]["status"] == "ACTIVE"
+    )
+
+
+def test_instances_on_one_network_reach_each_other(cloud: Cloud, net: Topology) -> None:
+    assert cloud.ping(net.vm1.namespace, net.vm2.ip)
+    assert cloud.ping(net.vm2.namespace, net.vm1.ip)
+
+
+def test_another_projects_network_is_isolated(cloud: Cloud, net: Topology) -> None:
+    # vm4's subnet has the same CIDR as network A: only the bridges keep them apart.
+    assert not cloud.ping(net.vm4.namespace, net.vm1.ip)
+    assert not cloud.ping(net.vm1.namespace, net.vm4.ip)
+
+
+def test_a_router_joins_two_networks(cloud: Cloud, net: Topology) -> None:
+    assert cloud.ping(net.vm1.namespace, net.vm3.ip)
+    assert cloud.ping(net.vm3.namespace, net.vm2.ip)
+
+
+def test_the_host_reaches_a_floating_ip_and_instances_reach_out_through_snat(
+    cloud: Cloud, net: Topology
+) -> None:
+    address = net.fip["floating_ip_address"]
+    assert cloud.ping(None, address)
+    listener = cloud.listen(None, cloud.public_gateway, 18080)
+    gateway_ip = cloud.ok("GET", f"routers/{net.router['id']}")["router"]["external_gateway_info"][
+        "external_fixed_ips"
+    ][0]["ip_address"]
+    assert cloud.peer_seen(listener, net.vm3.namespace, cloud.public_gateway, 18080) == gateway_ip
+    assert cloud.peer_seen(listener, net.vm1.namespace, cloud.public_gateway, 18080) == address
+
+
+def test_security_group_rules_allow_and_deny_as_written(cloud: Cloud, net: Topology) -> None:
+    address = net.fip["floating_ip_address"]
+    cloud.listen(net.vm1.namespace, "0.0.0.0", 8080)
+    cloud.listen(net.vm1.namespace, "0.0.0.0", 8081)
+    assert cloud.connect(None, address, 8080)  # web allows TCP 8080 from anywhere
+    assert not cloud.connect(None, address, 8081)  # nothing allows 8081
+    # The default group lets in anything from its members (vm3, routed from network B).
+    assert cloud.connect(net.vm3.namespace, net.vm1.ip, 8081)
+    rules = cloud.ok("GET", f"security-group-rules?security_group_id={net.web['id']}")
+    (icmp,) = [r for r in rules["security_group_rules"] if r["protocol"] == "icmp"]
+    cloud.ok("DELETE", f"security-group-rules/{icmp['id']}")
+    eventually(lambda: not cloud.ping(None, address))
+    cloud.create(
+        "security_group_rule",
+        security_group_id=net.web["id"],
+        direction="ingress",
+        protocol="icmp",
+    )
+    eventually(lambda: cloud.ping(None, address))
+
+
+def test_spoofed_addresses_and_macs_are_dropped(cloud: Cloud, net: Topology) -> None:
+    vm2 = net.vm2
+    with Netlink(vm2.namespace) as inside:
+        inside.ensure_address(vm2.eth, "10.61.1.222/24")
+        try:
+            assert not cloud.ping(vm2.namespace, net.vm1.ip, source="10.61.1.222")
+        finally:
+            inside.delete_address(vm2.eth, "10.61.1.222/24")
+        own = vm2.port["mac_address"]
+        inside.set_link(vm2.eth, mac="fa:16:3e:00:00:01")
+        try:
+            assert not cloud.ping(vm2.namespace, net.vm1.ip)
+        finally:
+            inside.set_link(vm2.eth, mac=own)
+    assert eventually(lambda: cloud.ping(vm2.namespace, net.vm1.ip), timeout=5)
+
+
+def test_vxlan_peers_get_flood_entries(cloud: Cloud, net: Topology) -> None:
+    """l2 population: a port of network A bound on another host adds that host's VTEP."""
+    cloud.bus.call(
+        "network.server",
+        "report_state",
+        agent={
+            "agent_type": "Linux bridge agent",
+            "binary": "stratus-l2-agent",
+            "host": f"{cloud.host}-2",
+            "topic": "network.l2_agent",
+            "configurations": {"tunnel_types": ["vxlan"], "tunneling_ip": "127.0.0.2"},
+            "start_flag": True,
+        },
+    )
+    elsewhere = cloud.create(
+        "port", "admin", network_id=net.a["id"], **{"binding:host_id": f"{cloud.host}-2"}
+    )
+    vxlan = devices.vxlan_device(net.a["id"])
+    cloud.sync()
+    with Netlink() as host:
+        assert (FLOOD_MAC, "127.0.0.2") in host.fdb_entries(vxlan)
+    cloud.ok("DELETE", f"ports/{elsewhere['id']}", "admin")
+    cloud.sync()
+    with Netlink() as host:
+        assert host.fdb_entries(vxlan) == []
+
+
+def test_a_vlan_network_fails_clearly_on_a_kernel_without_8021q(
+    cloud: Cloud, net: Topology, caplog: pytest.LogCaptureFixture
+) -> None:
+    vlan = cloud.create(
+        "network",
+        "admin",
+        name="vlan",
+        **{
+            "provider:network_type": "vlan",
+            "provider:physical_network": "vlanphys",
+            "provider:segmentation_id": 42,
+        },
+    )
+    cloud.create("subnet", "admin", network_id=vlan["id"], cidr="10.61.9.0/24", ip_version=4)
+    with caplog.at_level(logging.ERROR, logger="stratus.network.agent.l2"):
+        port = cloud.create(
+            "port", "admin", network_id=vlan["id"], **{"binding:host_id": cloud.host}
+        )
+        cloud.sync()
+    messages = [r.getMessage() for r in caplog.records]
+    assert any(vlan["id"] in m and "8021q" in m for m in messages), messages
+    assert cloud.port(port["id"])["status"] == "DOWN"
+    assert cloud.ping(net.vm1.namespace, net.vm2.ip)  # the rest of the host goes on
+    cloud.ok("DELETE", f"ports/{port['id']}", "admin")
+    cloud.ok("DELETE", f"networks/{vlan['id']}", "admin")
+
+
+def test_restarted_agents_converge_and_remove_orphans(cloud: Cloud, net: Topology) -> None:
+    cloud.stop_agents()
+    # While no agent runs: network C and its instance go, the router loses a veth.
+    cloud.remove_instance(net.vm4)
+    cloud.ok("DELETE", f"ports/{net.vm4.port['id']}", "other")
+    cloud.ok("DELETE", f"networks/{net.c['id']}", "other")
+    with Netlink() as host:
+        router_port = next(
+            p
+            for p in cloud.ok("GET", f"ports?device_id={net.router['id']}", "admin")["ports"]
+            if p["network_id"] == net.b["id"]
+        )
+        host.delete_link(devices.port_device(router_port["id"]))
+        assert host.index(bridge_name(net.c["id"])) is not None  # an orphan, for now
+    cloud.start_agents()
+    assert not namespaces.exists(f"qdhcp-{net.c['id']}")
+    with Netlink() as host:
+        assert host.index(bridge_name(net.c["id"])) is None
+    assert cloud.ping(net.vm1.namespace, net.vm3.ip)
+    assert cloud.ping(net.vm1.namespace, net.vm2.ip)
+    assert cloud.ping(None, net.fip["floating_ip_address"])
+
+
+def test_deleting_everything_leaves_nothing_on_the_host(cloud: Cloud, net: Topology) -> None:
+    cloud.ok("DELETE", f"floatingips/{net.fip['id']}")
+    for vm in list(cloud.instances):
+        cloud.remove_instance(vm)
+        cloud.ok("DELETE", f"ports/{vm.port['id']}")
+    for network in (net.a, net.b):
+        body = {"subnet_id": network["subnets"][0]}
+        cloud.ok("PUT", f"routers/{net.router['id']}/remove_router_interface", json=body)
+    cloud.ok("DELETE", f"routers/{net.router['id']}")
+    for network in (net.a, net.b):
+        cloud.ok("DELETE", f"networks/{network['id']}")
+    cloud.ok("DELETE", f"networks/{net.public['id']}", "admin")
+    cloud.sync()
+    assert cloud.leftovers() == []
