@@ -4,7 +4,7 @@ credential) and what the new token is scoped to (project, domain, or nothing).""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -111,7 +111,7 @@ class AuthRequest(_Strict):
 
 def authenticate(
     session: Session, auth: Auth, provider: TokenProvider, cost: int
-) -> tuple[str, dict]:
+) -> tuple[str, dict[str, Any]]:
     """Check the credentials and the scope; the new token's id and body."""
     methods = list(dict.fromkeys(auth.identity.methods))
     if len(methods) != 1:
@@ -141,10 +141,9 @@ def _method_body(body: _Body | None, method: str) -> _Body:
 def _password(session: Session, body: PasswordMethod, auth: Auth, cost: int) -> Grant:
     user = _find_user(session, body.user)
     stored = user.password_hash if user is not None else None
-    if not verify_password(body.user.password, stored, cost) or user is None:
+    if not verify_password(body.user.password, stored, cost) or not _active(session, user):
         raise Unauthorized(BAD_CREDENTIALS)
-    if not _active(session, user):
-        raise Unauthorized(BAD_CREDENTIALS)
+    assert user is not None  # _active said so
     return _scoped(session, user, auth.scope, ("password",))
 
 

@@ -8,12 +8,13 @@ from stratus.identity import options  # noqa: F401 - declares the [identity] opt
 from stratus.identity.api import (
     application_credentials,
     auth,
-    catalog,
     domains,
     groups,
     projects,
+    regions,
     role_assignments,
     roles,
+    services,
     users,
     versions,
 )
@@ -34,7 +35,8 @@ ROUTERS = (
     groups.router,
     roles.router,
     role_assignments.router,
-    catalog.router,
+    regions.router,
+    services.router,
 )
 
 
