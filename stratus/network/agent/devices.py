@@ -56,7 +56,12 @@ def ensure_bridge(host: Netlink, owned: Owned, network_id: str) -> str:
     bridge = bridge_name(network_id)
     if host.index(bridge) is None:
         owned.claim(bridge)
-    host.ensure_bridge(bridge)
+    try:
+        host.ensure_bridge(bridge)
+    except HostError:
+        if host.index(bridge) is None:
+            raise
+        host.ensure_bridge(bridge)  # another agent made it meanwhile
     return bridge
 
 
