@@ -3,7 +3,8 @@
 The admin persona manages everything. Any other caller may see and change only what
 is theirs: their own user, password, projects and application credentials, their own
 tokens, and the catalog. A user or project a caller may not see is a 404, so that
-ids cannot be probed; other denials are a 403.
+ids cannot be probed; other denials are a 403. Services (the ``service`` role) may
+validate anyone's token.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from fastapi import Depends
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import NotFound
-from stratus.runtime.api.policy import ADMIN, ANYONE, Check, Policy, any_of, owner
+from stratus.runtime.api.policy import ADMIN, ANYONE, Check, Policy, any_of, owner, role
 
 SELF: Check = any_of(ADMIN, lambda ctx, target: target.get("user_id") == ctx.user_id)
 
@@ -45,7 +46,7 @@ POLICY = Policy(
         "identity:list_application_credentials": SELF,
         "identity:get_application_credential": SELF,
         "identity:delete_application_credential": SELF,
-        "identity:validate_token": SELF,
+        "identity:validate_token": any_of(SELF, role("service")),
         "identity:revoke_token": SELF,
         "identity:list_regions": ANYONE,
         "identity:get_region": ANYONE,

@@ -431,3 +431,19 @@ def test_roles_are_computed_at_validation(cloud) -> None:
         f"/v3/projects/{demo_project}/users/{user_id}/roles/{member_role}", headers=cloud.admin
     )
     cloud.error(cloud.client.get("/v3/auth/tokens", headers=subject), 404)
+
+
+def test_the_service_role_alone_validates_tokens(cloud) -> None:
+    _, service = cloud.user_with_role("svc", project="service", role="service")
+    response = cloud.client.get(
+        "/v3/auth/tokens", headers={**service, "X-Subject-Token": cloud.demo_token}
+    )
+    assert response.status_code == 200
+    cloud.error(cloud.client.get("/v3/users", headers=service), 403)
+
+
+def test_openapi_document_lists_request_bodies(cloud) -> None:
+    document = cloud.client.get("/openapi.json").json()
+    body = document["paths"]["/v3/auth/tokens"]["post"]["requestBody"]
+    assert body["content"]["application/json"]["schema"]["$ref"].endswith("AuthRequest")
+    assert "/v3/projects/{target_id}/users/{actor_id}/roles/{role_id}" in document["paths"]
