@@ -268,6 +268,14 @@ class Env:
     ) -> httpx.Response:
         return self.call("POST", f"/servers/{server_id}/action", user, json=body, **kw)
 
+    def wait_until_host(self, server_id: str) -> str:
+        """Wait for the server to be handed to a host (while it still builds)."""
+        deadline = time.monotonic() + 10
+        while not (host := self.show(server_id, "admin")["OS-EXT-SRV-ATTR:host"]):
+            assert time.monotonic() < deadline, "server got no host"
+            time.sleep(0.01)
+        return host
+
     def wait_gone(self, server_id: str, user: str = "demo") -> None:
         deadline = time.monotonic() + 10
         while self.call("GET", f"/servers/{server_id}", user).status_code != 404:

@@ -74,7 +74,10 @@ def test_admin_lists_by_is_public(env: Env) -> None:
         }
     }
     env.ok("POST", "/flavors", "admin", json=body)
-    names = lambda **q: {f["name"] for f in env.ok("GET", "/flavors", "admin", params=q)["flavors"]}  # noqa: E731
+
+    def names(**query: str) -> set[str]:
+        return {f["name"] for f in env.ok("GET", "/flavors", "admin", params=query)["flavors"]}
+
     assert "hidden" not in names()
     assert "hidden" in names(is_public="None")
     assert names(is_public="false") == {"hidden"}
