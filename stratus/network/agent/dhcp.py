@@ -43,6 +43,7 @@ class DhcpAgent(loop.Agent):
         self.owned = Owned(self.state_path, DHCP)
         self.bridges = Owned(self.state_path, L2)
         self.dnsmasq_dir = Path(self.state_path) / "dhcp"
+        self._served: dict[str, dict[str, Any]] = {}  # network id -> state as last served
 
     def reconcile(self, full: bool) -> None:
         made = self.owned.names()
@@ -51,17 +52,35 @@ class DhcpAgent(loop.Agent):
         failed = []
         attached = False
         with Netlink() as host:
+            bridges = host.bridges()
             for network in served:
+                if not full and self._unchanged(network, bridges):
+                    continue
+                self._served.pop(network["id"], None)
                 try:
                     attached |= self._serve(host, network)
                 except HostError as e:
                     LOG.error("cannot serve DHCP on network %s: %s", network["id"], e)
                     failed.append(network["id"])
+                    continue
+                self._served[network["id"]] = network
+            self._served = {
+                n["id"]: self._served[n["id"]] for n in served if n["id"] in self._served
+            }
             self._remove_orphans(host, made, served)
         if attached:
             self.hint_l2()
         if failed:
             raise HostError(f"DHCP is not served on networks {', '.join(failed)}")
+
+    def _unchanged(self, network: dict[str, Any], bridges: dict[str, list[str]]) -> bool:
+        """Served as asked now, its veth still in the bridge and its dnsmasq running: then
+        a hinted pass leaves it alone (full passes check everything again)."""
+        return (
+            self._served.get(network["id"]) == network
+            and devices.port_device(network["port"]["id"]) in bridges.get(network["bridge"], ())
+            and Dnsmasq(self.dnsmasq_dir, network["id"]).pid is not None
+        )
 
     def _serve(self, host: Netlink, network: dict[str, Any]) -> bool:
         """Serve one network; True when its DHCP port was newly attached to the bridge."""

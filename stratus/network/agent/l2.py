@@ -50,6 +50,7 @@ class L2Agent(loop.Agent):
         self.vxlan = conf.vxlan.enable_vxlan
         self.local_ip: str = conf.vxlan.local_ip
         self.udp_port: int = conf.vxlan.udp_port
+        self._wired: dict[str, tuple[dict[str, Any], str | None]] = {}  # id -> (state, uplink)
         self._ruleset: firewall.Ruleset | None = None
         self._statuses: dict[str, bool] = {}  # port id -> wired, as last reported
 
@@ -66,9 +67,15 @@ class L2Agent(loop.Agent):
         state = self.server("get_l2_state")
         networks: dict[str, dict[str, Any]] = state["networks"]
         with Netlink() as host:
-            self._ensure_public_bridge(host)
-            ready = {n for n, network in networks.items() if self._ensure_network(host, network)}
-            wired = self._attach_devices(host, state["ports"], ready)
+            if full:
+                self._ensure_public_bridge(host)
+            bridges = host.bridges()
+            ready = set()
+            for network_id, network in networks.items():
+                if self._ensure_network(host, network, bridges, full):
+                    ready.add(network_id)
+            self._wired = {n: self._wired[n] for n in ready}
+            wired = self._attach_devices(host, state["ports"], ready, bridges)
             self._apply_firewall(state, full)
             self._report_ports(state["ports"], wired, full)
             self._remove_orphans(host, made, networks.values())
@@ -83,23 +90,39 @@ class L2Agent(loop.Agent):
             host.ensure_bridge(name)
             host.ensure_address(name, address)
 
-    def _ensure_network(self, host: Netlink, network: dict[str, Any]) -> bool:
-        """The network's bridge and uplink; False (logged) when they cannot be made."""
+    def _ensure_network(
+        self, host: Netlink, network: dict[str, Any], bridges: dict[str, list[str]], full: bool
+    ) -> bool:
+        """The network's bridge and uplink; False (logged) when they cannot be made.
+
+        A network wired as it is now asked for, whose bridge still holds its uplink, is
+        left alone except on full passes: every netlink request costs milliseconds.
+        """
+        bridge = bridge_name(network["id"])
+        if not full and network["id"] in self._wired:
+            wired, uplink = self._wired[network["id"]]
+            present = bridges.get(bridge)
+            if wired == network and present is not None and (uplink is None or uplink in present):
+                return True
         try:
-            bridge = devices.ensure_bridge(host, self.owned, network["id"])
+            devices.ensure_bridge(host, self.owned, network["id"])
             kind = network["network_type"]
             if kind == "vxlan":
-                self._ensure_vxlan(host, network, bridge)
+                uplink = self._ensure_vxlan(host, network, bridge)
             elif kind in ("flat", "vlan"):
-                self._ensure_physical(host, network, bridge)
-            elif kind != "local":
+                uplink = self._ensure_physical(host, network, bridge)
+            elif kind == "local":
+                uplink = None
+            else:
                 raise HostError(f"network type {kind} is not supported by this agent")
         except HostError as e:
             LOG.error("network %s cannot be wired on this host: %s", network["id"], e)
+            self._wired.pop(network["id"], None)
             return False
+        self._wired[network["id"]] = (network, uplink)
         return True
 
-    def _ensure_vxlan(self, host: Netlink, network: dict[str, Any], bridge: str) -> None:
+    def _ensure_vxlan(self, host: Netlink, network: dict[str, Any], bridge: str) -> str:
         if not self.vxlan:
             raise HostError("VXLAN is disabled on this host ([vxlan] enable_vxlan)")
         device = devices.vxlan_device(network["id"])
@@ -119,8 +142,9 @@ class L2Agent(loop.Agent):
             host.delete_fdb(device, mac, peer)
         for mac, peer in sorted(wanted - present):
             host.ensure_fdb(device, mac, peer)
+        return device
 
-    def _ensure_physical(self, host: Netlink, network: dict[str, Any], bridge: str) -> None:
+    def _ensure_physical(self, host: Netlink, network: dict[str, Any], bridge: str) -> str:
         physnet = network["physical_network"]
         interface = self.mappings.get(physnet)
         if interface is None:
@@ -138,6 +162,7 @@ class L2Agent(loop.Agent):
             host.attach(outer, link.name)
             interface = inner
         host.attach(interface, bridge)
+        return interface
 
     def _ensure_vlan(self, host: Netlink, interface: str, vlan_id: int) -> str:
         device = devices.vlan_device(interface, vlan_id)
@@ -156,11 +181,14 @@ class L2Agent(loop.Agent):
     # -- ports -------------------------------------------------------------------------
 
     def _attach_devices(
-        self, host: Netlink, ports: list[dict[str, Any]], ready: set[str]
+        self,
+        host: Netlink,
+        ports: list[dict[str, Any]],
+        ready: set[str],
+        bridges: dict[str, list[str]],
     ) -> set[str]:
         """Put each port's device that exists into its bridge; the ids of those wired."""
         wired = set()
-        bridges = host.bridges()
         for port in ports:
             if port["network_id"] not in ready:
                 continue

@@ -43,6 +43,7 @@ class L3Agent(loop.Agent):
         self.owned = Owned(self.state_path, L3)
         self.bridges = Owned(self.state_path, L2)
         self._attached = False  # a veth was newly attached to a bridge in this pass
+        self._routers: dict[str, dict[str, Any]] = {}  # router id -> state as last wired
 
     def reconcile(self, full: bool) -> None:
         made = self.owned.names()
@@ -51,25 +52,44 @@ class L3Agent(loop.Agent):
         failed = []
         self._attached = False
         with Netlink() as host:
+            bridges = host.bridges()
             for router in routers:
-                try:
-                    self._ensure_router(host, router)
-                    ok = True
-                except HostError as e:
-                    LOG.error("cannot wire router %s: %s", router["id"], e)
-                    failed.append(router["id"])
-                    ok = False
+                ok = not full and self._unchanged(router, bridges)
+                if not ok:
+                    self._routers.pop(router["id"], None)
+                    try:
+                        self._ensure_router(host, router)
+                        self._routers[router["id"]] = router
+                        ok = True
+                    except HostError as e:
+                        LOG.error("cannot wire router %s: %s", router["id"], e)
+                        failed.append(router["id"])
                 for fip in router["floating_ips"]:
                     status = "ACTIVE" if ok else "ERROR"
                     if full or fip["status"] != status:
                         statuses[fip["id"]] = status
             self._remove_orphans(host, made, routers)
+        self._routers = {
+            r["id"]: self._routers[r["id"]] for r in routers if r["id"] in self._routers
+        }
         if self._attached:
             self.hint_l2()
         if statuses:
             self.server("update_floatingip_statuses", statuses=statuses)
         if failed:
             raise HostError(f"routers {', '.join(failed)} are not wired")
+
+    def _unchanged(self, router: dict[str, Any], bridges: dict[str, list[str]]) -> bool:
+        """Wired as asked now, with its namespace and every veth in place: then a hinted
+        pass leaves it alone (full passes check everything again)."""
+        return (
+            self._routers.get(router["id"]) == router
+            and namespaces.exists(router_namespace(router["id"]))
+            and all(
+                devices.port_device(p["id"]) in bridges.get(p["network"]["bridge"], ())
+                for p in _ports(router)
+            )
+        )
 
     def _ensure_router(self, host: Netlink, router: dict[str, Any]) -> None:
         namespace = router_namespace(router["id"])
@@ -164,14 +184,18 @@ class L3Agent(loop.Agent):
     def _remove_orphans(self, host: Netlink, made: set[str], routers: list[dict]) -> None:
         wanted = {router_namespace(r["id"]) for r in routers}
         for router in routers:
-            ports = [*router["interfaces"], *([router["gateway"]] if router["gateway"] else [])]
-            wanted |= {devices.port_device(p["id"]) for p in ports}
+            wanted |= {devices.port_device(p["id"]) for p in _ports(router)}
         for name in sorted(made - wanted):
             if name.startswith(NAMESPACE_PREFIX):
                 namespaces.delete(name)  # its veths and NAT rules go with it
             else:
                 host.delete_link(name)
             self.owned.release(name)
+
+
+def _ports(router: dict[str, Any]) -> list[dict[str, Any]]:
+    gateway = router["gateway"]
+    return [*router["interfaces"], *([gateway] if gateway is not None else [])]
 
 
 def _version(address: str) -> int:
