@@ -7,7 +7,11 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 
-from stratus.network import options, rpc, topics  # noqa: F401 - options declares options
+from stratus.network import (
+    options,  # noqa: F401 - declares the network options
+    rpc,
+    topics,
+)
 from stratus.network.api import (
     agents,
     extensions,

@@ -4,18 +4,24 @@ over the in-process bus."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from stratus.identity import options as identity_options  # noqa: F401 - auth_url names its port
 from stratus.network import dhcp, models, ports, routers, topics
+from stratus.network.api import build_part
 from stratus.network.backend import Backend
 from stratus.network.rpc import ServerEndpoint
+from stratus.runtime import migrations
 from stratus.runtime.api.errors import BadRequest
 from stratus.runtime.bus import connect
+from stratus.runtime.config import Config
 from stratus.runtime.db import utcnow
+from stratus.runtime.process import Runtime
 
 if TYPE_CHECKING:
     from conftest import Factory
@@ -209,3 +215,19 @@ def test_served_over_the_bus(backend: Backend) -> None:
         assert bus.call(topics.SERVER, "get_dhcp_state", agent_host="h1") == {"networks": []}
     finally:
         bus.close()
+
+
+def test_the_part_serves_the_api_and_the_rpc_interface(tmp_path: Path) -> None:
+    path = tmp_path / "stratus.conf"
+    path.write_text(
+        f"[DEFAULT]\ndata_dir = {tmp_path / 'data'}\ntransport_url = memory://{tmp_path.name}\n"
+    )
+    runtime = Runtime(Config(path))
+    try:
+        migrations.upgrade("network", runtime.database("network"))
+        part = build_part(runtime)
+        assert (part.name, part.port) == ("network-server", 9696)
+        reply = runtime.bus.call(topics.SERVER, "report_state", agent=state("L3 agent", "h1"))
+        assert reply["admin_state_up"] is True
+    finally:
+        runtime.close()
