@@ -131,9 +131,9 @@ def update_domain(
         was_enabled = domain.enabled
         apply(domain, data, ("name", "description", "enabled", "tags"))
         domain.extra = data.merge_into(domain.extra)
+        save(session, domain, f"domain {domain.name!r}")
         if was_enabled and not domain.enabled:
             _revoke_everything_in(session, domain.id, service(request).token_lifetime)
-        save(session, domain, f"domain {domain.name!r}")
         return {"domain": views.domain(request, domain)}
 
 

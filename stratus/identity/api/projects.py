@@ -156,9 +156,9 @@ def update_project(
         was_enabled = project.enabled
         apply(project, data, ("name", "description", "enabled", "tags"))
         project.extra = data.merge_into(project.extra)
+        save(session, project, f"project {project.name!r} in domain {project.domain_id}")
         if was_enabled and not project.enabled:
             revocations.revoke_project(session, project.id, service(request).token_lifetime)
-        save(session, project, f"project {project.name!r} in domain {project.domain_id}")
         return {"project": views.project(request, project)}
 
 

@@ -100,6 +100,10 @@ def remove_user(session: Session, user: User, lifetime: int) -> None:
     session.delete(user)
 
 
+def _hash(password: str | None, cost: int) -> str | None:
+    return hash_password(password, cost) if password is not None else None
+
+
 def _no_options(options: dict[str, Any]) -> None:
     if options:
         raise BadRequest("User options are not supported.")
@@ -129,11 +133,7 @@ def create_user(
             domain_id=domain_id,
             enabled=data.enabled,
             default_project_id=data.default_project_id,
-            password_hash=(
-                hash_password(data.password, ident.password_cost)
-                if data.password is not None
-                else None
-            ),
+            password_hash=_hash(data.password, ident.password_cost),
             extra=data.extras(),
         )
         save(session, user, f"user {data.name!r} in domain {domain_id}")
@@ -177,14 +177,10 @@ def update_user(
         apply(user, data, ("name", "enabled", "default_project_id"))
         user.extra = data.merge_into(user.extra)
         if "password" in data.model_fields_set:
-            user.password_hash = (
-                hash_password(data.password, ident.password_cost)
-                if data.password is not None
-                else None
-            )
+            user.password_hash = _hash(data.password, ident.password_cost)
+        save(session, user, f"user {user.name!r} in domain {user.domain_id}")
         if "password" in data.model_fields_set or (was_enabled and not user.enabled):
             revocations.revoke_user(session, user.id, ident.token_lifetime)
-        save(session, user, f"user {user.name!r} in domain {user.domain_id}")
         return {"user": views.user(request, user)}
 
 

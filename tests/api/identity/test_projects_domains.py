@@ -254,3 +254,10 @@ def test_disabling_a_domain_locks_its_users_out(cloud) -> None:
         f"/v3/domains/{domain['id']}", json={"domain": {"enabled": False}}, headers=cloud.admin
     )
     cloud.error(cloud.client.post("/v3/auth/tokens", json=body), 401)
+
+
+def test_a_conflicting_rename_while_disabling_is_409(cloud) -> None:
+    path = f"/v3/projects/{cloud.id_of(Project, 'demo')}"
+    body = {"project": {"name": "admin", "enabled": False}}
+    cloud.error(cloud.client.patch(path, json=body, headers=cloud.admin), 409)
+    assert cloud.client.get("/v3/auth/catalog", headers=cloud.demo).status_code == 200

@@ -232,3 +232,10 @@ def test_groups_are_for_admins(cloud) -> None:
     cloud.error(
         cloud.client.get(f"/v3/users/{cloud.id_of(User, 'admin')}/groups", headers=cloud.demo), 404
     )
+
+
+def test_a_conflicting_rename_with_a_new_password_is_409(cloud) -> None:
+    path = f"/v3/users/{cloud.id_of(User, 'demo')}"
+    body = {"user": {"name": "admin", "password": "x"}}
+    cloud.error(cloud.client.patch(path, json=body, headers=cloud.admin), 409)
+    assert cloud.client.get("/v3/auth/catalog", headers=cloud.demo).status_code == 200
