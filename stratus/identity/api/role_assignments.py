@@ -26,7 +26,7 @@ from stratus.identity.models import (
     User,
 )
 from stratus.runtime.api.auth import authenticated
-from stratus.runtime.api.context import RequestContext
+from stratus.runtime.api.context import ROLE_IMPLICATIONS, RequestContext
 from stratus.runtime.api.errors import BadRequest
 
 router = APIRouter(tags=["roles"])
@@ -52,9 +52,10 @@ def list_role_assignments(
         raise BadRequest("Filter by scope.project.id or by scope.domain.id, not both.")
     if effective and group_id:
         raise BadRequest("effective cannot be combined with group.id.")
+    role_id = query.get("role.id")
     filters: list[sa.ColumnElement[bool]] = []
-    if query.get("role.id"):
-        filters.append(Assignment.role_id == query["role.id"])
+    if role_id and not effective:  # with effective, implied roles count: filter after
+        filters.append(Assignment.role_id == role_id)
     if project_id:
         filters += [Assignment.target_type == PROJECT, Assignment.target_id == project_id]
     if domain_id:
@@ -66,6 +67,9 @@ def list_role_assignments(
     with transaction(request) as session:
         rows = _rows(session, filters, user_id, effective)
         items = [_entry(request, a, member) for a, member in rows]
+        if effective:
+            items = _with_implied(request, session, items)
+            items = [i for i in items if not role_id or i["role"]["id"] == role_id]
         if _flag(request, "include_names"):
             _add_names(session, items)
     return collection(request, "role_assignments", items)
@@ -124,6 +128,25 @@ def _entry(request: Request, a: Assignment, member: str | None) -> dict[str, Any
     else:
         entry[a.actor_type] = {"id": a.actor_id}
     return entry
+
+
+def _with_implied(
+    request: Request, session: Session, items: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each assignment followed by the roles its role implies (admin: member and reader),
+    which link to the role that implied them, as Keystone lists effective assignments."""
+    ids = {r.name: r.id for r in session.scalars(sa.select(Role))}
+    names = {role_id: name for name, role_id in ids.items()}
+    expanded = []
+    for item in items:
+        expanded.append(item)
+        prior = item["role"]["id"]
+        for implied in ROLE_IMPLICATIONS.get(names.get(prior, ""), ()):
+            if implied in ids:
+                prior_link = {"prior_role": url(request, "roles", prior)}
+                links = {**item["links"], **prior_link}
+                expanded.append({**item, "role": {"id": ids[implied]}, "links": links})
+    return expanded
 
 
 def _add_names(session: Session, items: list[dict[str, Any]]) -> None:

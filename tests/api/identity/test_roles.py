@@ -168,8 +168,21 @@ def test_effective_role_assignments_expand_groups(cloud) -> None:
     direct = _assignments(cloud, f"?user.id={user_id}")
     assert [a["role"]["id"] for a in direct] == [cloud.id_of(Role, "reader")]
     effective = _assignments(cloud, f"?user.id={user_id}&effective")
-    assert {a["role"]["id"] for a in effective} == {cloud.id_of(Role, "reader"), admin_role}
-    (through_group,) = [a for a in effective if "membership" in a["links"]]
+    names = sorted(
+        a["role"]["name"]
+        for a in _assignments(cloud, f"?user.id={user_id}&effective&include_names")
+    )
+    assert names == ["admin", "member", "reader", "reader"]  # member, reader implied by admin
+    implied = [a for a in effective if "prior_role" in a["links"]]
+    assert {a["links"]["prior_role"] for a in implied} == {
+        f"http://testserver/v3/roles/{admin_role}"
+    }
+    member = cloud.id_of(Role, "member")
+    (only,) = _assignments(cloud, f"?user.id={user_id}&effective&role.id={member}")
+    assert only["links"]["prior_role"].endswith(admin_role)
+    (through_group,) = [
+        a for a in effective if "membership" in a["links"] and "prior_role" not in a["links"]
+    ]
     assert through_group["user"] == {"id": user_id} and "group" not in through_group
     assert through_group["links"]["membership"].endswith(f"/groups/{group['id']}/users/{user_id}")
     by_group = _assignments(cloud, f"?group.id={group['id']}")
