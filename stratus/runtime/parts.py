@@ -67,6 +67,14 @@ SERVICES: dict[str, Service] = {
         "",
         ("network-server", "network-l2-agent", "network-dhcp-agent", "network-l3-agent"),
     ),
+    "compute": Service(
+        "compute",
+        "compute",
+        "nova",
+        "compute",
+        "/v2.1",
+        ("compute-api", "compute-scheduler", "compute-conductor", "compute-agent"),
+    ),
 }
 
 _BUILDERS: dict[str, str] = {
@@ -76,6 +84,10 @@ _BUILDERS: dict[str, str] = {
     "network-l2-agent": "stratus.network.agent.l2:build_part",
     "network-dhcp-agent": "stratus.network.agent.dhcp:build_part",
     "network-l3-agent": "stratus.network.agent.l3:build_part",
+    "compute-api": "stratus.compute.api:build_part",
+    "compute-scheduler": "stratus.compute.parts:build_scheduler",
+    "compute-conductor": "stratus.compute.parts:build_conductor",
+    "compute-agent": "stratus.compute.parts:build_agent",
 }
 
 

@@ -29,7 +29,7 @@ from stratus.compute.networking import Networking
 from stratus.compute.periodic import Periodic
 from stratus.compute.records import instance_name
 from stratus.compute.virt.driver import Instance, VirtDriver
-from stratus.runtime.bus import Bus, Listener, RemoteError
+from stratus.runtime.bus import Bus, BusError, Listener, RemoteError
 from stratus.runtime.config import Config
 from stratus.runtime.db import utcnow
 
@@ -56,23 +56,26 @@ class ComputeAgent:
         self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
         self._listeners: list[Listener] = []
+        self._recovered = False
         self._periodics = [
             Periodic("compute-agent-report", conf.compute.report_interval, self.report),
-            Periodic(
-                "compute-agent-sync", conf.compute.sync_power_state_interval, self.sync_power_states
-            ),
+            Periodic("compute-agent-sync", conf.compute.sync_power_state_interval, self._sync),
         ]
 
     # -- running ------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.report()
         for host in self.driver.hosts():
             self._listeners.append(
                 self.bus.serve(AGENT_TOPIC, self, host=host, pool_size=POOL_PER_HOST)
             )
-        for host in self.driver.hosts():
-            self.recover(host)
+        try:
+            self.report()
+            for host in self.driver.hosts():
+                self.recover(host)
+            self._recovered = True
+        except BusError as exc:  # the conductor is not up yet: the periodic rounds retry
+            LOG.warning("the conductor does not answer yet (%s); retrying in the background", exc)
         for periodic in self._periodics:
             periodic.start(run_now=False)
 
@@ -117,6 +120,15 @@ class ComputeAgent:
                     instance, {"task_state": None, **self._power(instance)}, "compute_init_host"
                 )
         self.sync_power_states(host)
+
+    def _sync(self) -> None:
+        """The periodic round: recovery first if the start could not do it."""
+        if not self._recovered:
+            for host in self.driver.hosts():
+                self.recover(host)
+            self._recovered = True
+            return
+        self.sync_power_states()
 
     def sync_power_states(self, host: str | None = None) -> None:
         for name in [host] if host else self.driver.hosts():

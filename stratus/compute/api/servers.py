@@ -295,14 +295,9 @@ def create_server(
     api.policy.enforce(ctx, "servers:write", {"project_id": project})
     new = body.server
     _check_fields(request, new)
-    if new.block_device_mapping_v2 or new.trusted_image_certificates:
-        raise BadRequest(
-            "Block device mappings and trusted image certificates need services this cloud "
-            "does not run; boot from an image."
-        )
-    if not new.imageRef:
-        raise BadRequest("Invalid input: 'server.imageRef' is required.")
-    image_id = ref_id(new.imageRef)
+    if new.trusted_image_certificates:
+        raise BadRequest("Trusted image certificates are not supported by this cloud.")
+    image_id = _boot_image(new)
     hints = body.hints or body.legacy_hints or {}
     user_data = user_data_of(new.user_data)
     groups = [g.name for g in new.security_groups or []] or [networks.DEFAULT_GROUP]
@@ -406,6 +401,30 @@ def create_server(
         status_code=202,
         headers={"Location": server_views.server_url(request, uuids[0])},
     )
+
+
+def _boot_image(new: NewServer) -> str:
+    """The image the server boots from: ``imageRef``, or the one block device mapping
+    this cloud supports (the image as the local root disk, as clients send it)."""
+    image_id = ref_id(new.imageRef) if new.imageRef else None
+    for mapping in new.block_device_mapping_v2 or []:
+        local_image = (
+            mapping.get("source_type") == "image"
+            and mapping.get("destination_type", "local") == "local"
+            and str(mapping.get("boot_index")) == "0"
+            and isinstance(mapping.get("uuid"), str)
+        )
+        if not local_image:
+            raise BadRequest(
+                "Only the image as the local root disk can be mapped: volumes, snapshots, "
+                "blank, swap and ephemeral disks need services this cloud does not run."
+            )
+        if image_id is not None and mapping["uuid"] != image_id:
+            raise BadRequest("The block device mapping names another image than imageRef.")
+        image_id = mapping["uuid"]
+    if not image_id:
+        raise BadRequest("Invalid input: 'server.imageRef' is required.")
+    return image_id
 
 
 def _networks(new: NewServer) -> str | list[dict[str, Any]] | None:

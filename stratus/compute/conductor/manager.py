@@ -16,6 +16,7 @@ from stratus.compute import (
     records,
     services,
     states,
+    zones,
 )
 from stratus.compute.models import (
     ComputeNode,
@@ -49,6 +50,7 @@ class Conductor:
         self.bus = bus
         self.max_attempts = max(1, conf.scheduler.max_attempts)
         self.allow_same_host = conf.compute.allow_resize_to_same_host
+        self.default_zone = conf.compute.default_availability_zone
 
     # -- building servers ---------------------------------------------------------------
 
@@ -176,6 +178,10 @@ class Conductor:
                 gone = False
                 instance.host = selection["host"]
                 instance.node = selection["node"]
+                if instance.availability_zone is None:  # the zone of the host it got
+                    instance.availability_zone = zones.zone_of(
+                        session, selection["host"], self.default_zone
+                    )
                 instance.task_state = states.SPAWNING
                 instance.request = {
                     **instance.request,

@@ -20,7 +20,7 @@ def test_boot_and_show(env: Env) -> None:
     assert server["flavor"]["original_name"] == "m1.tiny" and server["flavor"]["ram"] == 512
     assert server["image"]["id"] == env.images["cirros"]
     assert server["tenant_id"] == env.users["demo"].project_id and server["hostId"]
-    assert server["OS-EXT-AZ:availability_zone"] == "" and server["addresses"] == {}
+    assert server["OS-EXT-AZ:availability_zone"] == "nova" and server["addresses"] == {}
     assert server["OS-SRV-USG:launched_at"] and server["locked"] is False
     assert server["server_groups"] == [] and server["tags"] == []
     assert "OS-EXT-SRV-ATTR:host" not in server and "host_status" not in server
@@ -60,6 +60,30 @@ def test_create_with_options(env: Env) -> None:
     assert server["id"] in wired and key["name"] == "mykey"
 
 
+def test_image_as_mapped_root_disk(env: Env) -> None:
+    mapping = {
+        "uuid": env.images["cirros"],
+        "boot_index": 0,
+        "source_type": "image",
+        "destination_type": "local",
+        "delete_on_termination": True,
+    }
+    server = env.boot(block_device_mapping_v2=[mapping])
+    assert server["image"]["id"] == env.images["cirros"]
+    other = {**mapping, "uuid": env.images["private"]}
+    body = {
+        "name": "x",
+        "imageRef": env.images["cirros"],
+        "flavorRef": "1",
+        "networks": "none",
+        "block_device_mapping_v2": [other],
+    }
+    assert env.call("POST", "/servers", json={"server": body}, version="2.79").status_code == 400
+    volume = {**mapping, "destination_type": "volume", "volume_size": 1}
+    body = {**body, "block_device_mapping_v2": [volume]}
+    assert env.call("POST", "/servers", json={"server": body}, version="2.79").status_code == 400
+
+
 def test_multiple_create(env: Env) -> None:
     created = env.call(
         "POST", "/servers", version="2.79",
@@ -90,7 +114,8 @@ def test_multiple_create(env: Env) -> None:
         ({"min_count": 2, "max_count": 1}, 400, "min_count"),
         ({"availability_zone": "nova:node-0"}, 403, ""),
         ({"host": "node-0"}, 403, ""),
-        ({"block_device_mapping_v2": [{"boot_index": 0}]}, 400, "Block device"),
+        ({"block_device_mapping_v2": [{"boot_index": 0}]}, 400, "local root disk"),
+        ({"trusted_image_certificates": ["x"]}, 400, "not supported"),
     ],
 )
 def test_bad_create(env: Env, change: dict, status: int, words: str) -> None:
