@@ -190,7 +190,7 @@ class Port(Owned, Base):
     security_group_bindings: Mapped[list[PortSecurityGroup]] = relationship(
         lazy="selectin", cascade="all, delete-orphan"
     )
-    network: Mapped[Network] = relationship(lazy="joined")
+    network: Mapped[Network] = relationship()
 
     @property
     def security_group_ids(self) -> list[str]:

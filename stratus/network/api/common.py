@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -125,11 +125,20 @@ def match(column: Any, convert: Callable[[str], Any] = str) -> Filter:
     return clause
 
 
+def timestamp(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(f"'{value}' is not an ISO 8601 time.", error_type="InvalidInput") from None
+    return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+
+
 def standard_filters(model: Any) -> dict[str, Filter]:
     filters: dict[str, Filter] = {
         "id": match(model.id),
         "description": match(model.description),
         "revision_number": match(model.revision_number, integer),
+        "changed_since": lambda values: model.updated_at >= max(timestamp(v) for v in values),
     }
     if hasattr(model, "project_id"):
         filters["project_id"] = filters["tenant_id"] = match(model.project_id)

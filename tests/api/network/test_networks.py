@@ -255,3 +255,16 @@ def test_list_filters_fields_sorting_and_paging(env: Env) -> None:
 def test_bad_bodies(env: Env, kwargs: dict[str, object], status: int, message: str) -> None:
     error = env.error(status, "POST", "networks", **kwargs)
     assert message in error["message"]
+
+
+def test_changed_since(env: Env) -> None:
+    old = env.network(name="old")
+    later = env.network(name="later")["created_at"]
+    env.ok("PUT", f"networks/{old['id']}", json={"network": {"description": "touched"}})
+    names = {
+        n["name"] for n in env.ok("GET", "networks", params={"changed_since": later})["networks"]
+    }
+    assert names == {"old", "later"}
+    future = {"changed_since": "2999-01-01T00:00:00Z"}
+    assert env.ok("GET", "networks", params=future)["networks"] == []
+    env.error(400, "GET", "networks", params={"changed_since": "yesterday"})
