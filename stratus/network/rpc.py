@@ -55,7 +55,6 @@ from stratus.host.names import bridge_name
 from stratus.network import agents, models, ports
 from stratus.network.backend import Backend
 
-PORT_STATUSES = ("ACTIVE", "DOWN")
 FLOATINGIP_STATUSES = ("ACTIVE", "DOWN", "ERROR")
 UNWIRED = (ports.UNBOUND, ports.BINDING_FAILED)
 

@@ -185,8 +185,7 @@ def list_query(
     if reverse:
         flipped = tuple((k, "asc" if d == "desc" else "desc") for k, d in page.sort)
         page = dataclasses.replace(page, sort=flipped)
-    fields = [f for raw in params.getlist("fields") for f in raw.split(",") if f]
-    return ListQuery(clauses, page, reverse, fields)
+    return ListQuery(clauses, page, reverse, fields_of(request))
 
 
 def _tag_filter(model: Any, key: str, values: list[str]) -> sa.ColumnElement[bool]:

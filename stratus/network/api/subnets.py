@@ -45,7 +45,6 @@ from stratus.runtime.db import new_id
 
 router = APIRouter()
 Ipv6Mode = Literal["slaac", "dhcpv6-stateful", "dhcpv6-stateless"]
-NO_GATEWAY = object()
 
 
 class Pool(Body):
