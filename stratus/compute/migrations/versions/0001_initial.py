@@ -15,6 +15,34 @@ down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# Microsecond times and long text on MySQL and MariaDB too.
+TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+LONG_TEXT = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+
+
+TABLES = (
+    "compute_aggregates",
+    "compute_flavors",
+    "compute_instances",
+    "compute_key_pairs",
+    "compute_nodes",
+    "compute_quotas",
+    "compute_server_groups",
+    "compute_services",
+    "compute_aggregate_hosts",
+    "compute_aggregate_metadata",
+    "compute_allocations",
+    "compute_flavor_extra_specs",
+    "compute_flavor_projects",
+    "compute_instance_actions",
+    "compute_instance_faults",
+    "compute_instance_metadata",
+    "compute_instance_tags",
+    "compute_migrations",
+    "compute_server_group_members",
+    "compute_instance_action_events",
+)
+
 
 def upgrade() -> None:
     op.create_table(
@@ -152,23 +180,16 @@ def upgrade() -> None:
         sa.Column("deleted", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("uuid", name=op.f("pk_compute_instances")),
     )
-    with op.batch_alter_table("compute_instances", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_compute_instances_created_at"), ["created_at"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_compute_instances_display_name"), ["display_name"], unique=False
-        )
-        batch_op.create_index(batch_op.f("ix_compute_instances_host"), ["host"], unique=False)
-        batch_op.create_index(
-            "ix_compute_instances_project_deleted", ["project_id", "deleted"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_compute_instances_updated_at"), ["updated_at"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_compute_instances_vm_state"), ["vm_state"], unique=False
-        )
+    op.create_index(op.f("ix_compute_instances_created_at"), "compute_instances", ["created_at"])
+    op.create_index(
+        op.f("ix_compute_instances_display_name"), "compute_instances", ["display_name"]
+    )
+    op.create_index(op.f("ix_compute_instances_host"), "compute_instances", ["host"])
+    op.create_index(
+        "ix_compute_instances_project_deleted", "compute_instances", ["project_id", "deleted"]
+    )
+    op.create_index(op.f("ix_compute_instances_updated_at"), "compute_instances", ["updated_at"])
+    op.create_index(op.f("ix_compute_instances_vm_state"), "compute_instances", ["vm_state"])
 
     op.create_table(
         "compute_key_pairs",
@@ -188,8 +209,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_compute_key_pairs")),
         sa.UniqueConstraint("user_id", "name", name=op.f("uq_compute_key_pairs_user_id_name")),
     )
-    with op.batch_alter_table("compute_key_pairs", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_compute_key_pairs_user_id"), ["user_id"], unique=False)
+    op.create_index(op.f("ix_compute_key_pairs_user_id"), "compute_key_pairs", ["user_id"])
 
     op.create_table(
         "compute_nodes",
@@ -234,8 +254,7 @@ def upgrade() -> None:
         ),
         sa.UniqueConstraint("uuid", name=op.f("uq_compute_nodes_uuid")),
     )
-    with op.batch_alter_table("compute_nodes", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_compute_nodes_host"), ["host"], unique=False)
+    op.create_index(op.f("ix_compute_nodes_host"), "compute_nodes", ["host"])
 
     op.create_table(
         "compute_quotas",
@@ -261,10 +280,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_compute_server_groups")),
     )
-    with op.batch_alter_table("compute_server_groups", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_compute_server_groups_project_id"), ["project_id"], unique=False
-        )
+    op.create_index(
+        op.f("ix_compute_server_groups_project_id"), "compute_server_groups", ["project_id"]
+    )
 
     op.create_table(
         "compute_services",
@@ -314,8 +332,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("aggregate_id", "host", name=op.f("pk_compute_aggregate_hosts")),
     )
-    with op.batch_alter_table("compute_aggregate_hosts", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_compute_aggregate_hosts_host"), ["host"], unique=False)
+    op.create_index(op.f("ix_compute_aggregate_hosts_host"), "compute_aggregate_hosts", ["host"])
 
     op.create_table(
         "compute_aggregate_metadata",
@@ -415,13 +432,14 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_compute_instance_actions")),
     )
-    with op.batch_alter_table("compute_instance_actions", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_compute_instance_actions_instance_uuid"), ["instance_uuid"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_compute_instance_actions_request_id"), ["request_id"], unique=False
-        )
+    op.create_index(
+        op.f("ix_compute_instance_actions_instance_uuid"),
+        "compute_instance_actions",
+        ["instance_uuid"],
+    )
+    op.create_index(
+        op.f("ix_compute_instance_actions_request_id"), "compute_instance_actions", ["request_id"]
+    )
 
     op.create_table(
         "compute_instance_faults",
@@ -452,10 +470,11 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_compute_instance_faults")),
     )
-    with op.batch_alter_table("compute_instance_faults", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_compute_instance_faults_instance_uuid"), ["instance_uuid"], unique=False
-        )
+    op.create_index(
+        op.f("ix_compute_instance_faults_instance_uuid"),
+        "compute_instance_faults",
+        ["instance_uuid"],
+    )
 
     op.create_table(
         "compute_instance_metadata",
@@ -516,10 +535,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_compute_migrations")),
         sa.UniqueConstraint("uuid", name=op.f("uq_compute_migrations_uuid")),
     )
-    with op.batch_alter_table("compute_migrations", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_compute_migrations_instance_uuid"), ["instance_uuid"], unique=False
-        )
+    op.create_index(
+        op.f("ix_compute_migrations_instance_uuid"), "compute_migrations", ["instance_uuid"]
+    )
 
     op.create_table(
         "compute_server_group_members",
@@ -569,63 +587,13 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_compute_instance_action_events")),
     )
-    with op.batch_alter_table("compute_instance_action_events", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_compute_instance_action_events_action_id"), ["action_id"], unique=False
-        )
+    op.create_index(
+        op.f("ix_compute_instance_action_events_action_id"),
+        "compute_instance_action_events",
+        ["action_id"],
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("compute_instance_action_events", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_compute_instance_action_events_action_id"))
-
-    op.drop_table("compute_instance_action_events")
-    op.drop_table("compute_server_group_members")
-    with op.batch_alter_table("compute_migrations", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_compute_migrations_instance_uuid"))
-
-    op.drop_table("compute_migrations")
-    op.drop_table("compute_instance_tags")
-    op.drop_table("compute_instance_metadata")
-    with op.batch_alter_table("compute_instance_faults", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_compute_instance_faults_instance_uuid"))
-
-    op.drop_table("compute_instance_faults")
-    with op.batch_alter_table("compute_instance_actions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_compute_instance_actions_request_id"))
-        batch_op.drop_index(batch_op.f("ix_compute_instance_actions_instance_uuid"))
-
-    op.drop_table("compute_instance_actions")
-    op.drop_table("compute_flavor_projects")
-    op.drop_table("compute_flavor_extra_specs")
-    op.drop_table("compute_allocations")
-    op.drop_table("compute_aggregate_metadata")
-    with op.batch_alter_table("compute_aggregate_hosts", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_compute_aggregate_hosts_host"))
-
-    op.drop_table("compute_aggregate_hosts")
-    op.drop_table("compute_services")
-    with op.batch_alter_table("compute_server_groups", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_compute_server_groups_project_id"))
-
-    op.drop_table("compute_server_groups")
-    op.drop_table("compute_quotas")
-    with op.batch_alter_table("compute_nodes", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_compute_nodes_host"))
-
-    op.drop_table("compute_nodes")
-    with op.batch_alter_table("compute_key_pairs", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_compute_key_pairs_user_id"))
-
-    op.drop_table("compute_key_pairs")
-    with op.batch_alter_table("compute_instances", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_compute_instances_vm_state"))
-        batch_op.drop_index(batch_op.f("ix_compute_instances_updated_at"))
-        batch_op.drop_index("ix_compute_instances_project_deleted")
-        batch_op.drop_index(batch_op.f("ix_compute_instances_host"))
-        batch_op.drop_index(batch_op.f("ix_compute_instances_display_name"))
-        batch_op.drop_index(batch_op.f("ix_compute_instances_created_at"))
-
-    op.drop_table("compute_instances")
-    op.drop_table("compute_flavors")
-    op.drop_table("compute_aggregates")
+    for table in reversed(TABLES):
+        op.drop_table(table)
