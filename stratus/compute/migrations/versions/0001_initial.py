@@ -19,7 +19,6 @@ depends_on: str | Sequence[str] | None = None
 TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 LONG_TEXT = sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
 
-
 TABLES = (
     "compute_aggregates",
     "compute_flavors",
@@ -52,16 +51,12 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column(
             "created_at",
-            sa.DateTime()
-            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
-            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            TIMESTAMP,
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            sa.DateTime()
-            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
-            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            TIMESTAMP,
             nullable=True,
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_compute_aggregates")),
@@ -84,16 +79,12 @@ def upgrade() -> None:
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column(
             "created_at",
-            sa.DateTime()
-            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
-            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            TIMESTAMP,
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            sa.DateTime()
-            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
-            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            TIMESTAMP,
             nullable=True,
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_compute_flavors")),
@@ -122,9 +113,7 @@ def upgrade() -> None:
         sa.Column("key_data", sa.Text(), nullable=True),
         sa.Column(
             "user_data",
-            sa.Text()
-            .with_variant(mysql.MEDIUMTEXT(), "mariadb")
-            .with_variant(mysql.MEDIUMTEXT(), "mysql"),
+            LONG_TEXT,
             nullable=True,
         ),
         sa.Column("config_drive", sa.String(length=255), nullable=False),
@@ -144,37 +133,27 @@ def upgrade() -> None:
         sa.Column("network_info", sa.JSON(), nullable=False),
         sa.Column(
             "launched_at",
-            sa.DateTime()
-            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
-            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            TIMESTAMP,
             nullable=True,
         ),
         sa.Column(
             "terminated_at",
-            sa.DateTime()
-            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
-            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            TIMESTAMP,
             nullable=True,
         ),
         sa.Column(
             "created_at",
-            sa.DateTime()
-            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
-            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            TIMESTAMP,
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            sa.DateTime()
-            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
-            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            TIMESTAMP,
             nullable=True,
         ),
         sa.Column(
             "deleted_at",
-            sa.DateTime()
-            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
-            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            TIMESTAMP,
             nullable=True,
         ),
         sa.Column("deleted", sa.Boolean(), nullable=False),
@@ -201,9 +180,7 @@ def upgrade() -> None:
         sa.Column("type", sa.String(length=10), nullable=False),
         sa.Column(
             "created_at",
-            sa.DateTime()
-            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
-            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            TIMESTAMP,
             nullable=False,
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_compute_key_pairs")),
@@ -236,16 +213,12 @@ def upgrade() -> None:
         sa.Column("capabilities", sa.JSON(), nullable=False),
         sa.Column(
             "created_at",
-            sa.DateTime()
-            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
-            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            TIMESTAMP,
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            sa.DateTime()
-            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
-            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            TIMESTAMP,
             nullable=True,
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_compute_nodes")),
@@ -273,9 +246,7 @@ def upgrade() -> None:
         sa.Column("rules", sa.JSON(), nullable=False),
         sa.Column(
             "created_at",
-            sa.DateTime()
-            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
-            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            TIMESTAMP,
             nullable=False,
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_compute_server_groups")),
@@ -297,23 +268,17 @@ def upgrade() -> None:
         sa.Column("report_count", sa.Integer(), nullable=False),
         sa.Column(
             "last_seen_up",
-            sa.DateTime()
-            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
-            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            TIMESTAMP,
             nullable=True,
         ),
         sa.Column(
             "created_at",
-            sa.DateTime()
-            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
-            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            TIMESTAMP,
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            sa.DateTime()
-            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
-            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            TIMESTAMP,
             nullable=True,
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_compute_services")),
@@ -356,9 +321,7 @@ def upgrade() -> None:
         sa.Column("disk_gb", sa.Integer(), nullable=False),
         sa.Column(
             "created_at",
-            sa.DateTime()
-            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
-            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            TIMESTAMP,
             nullable=False,
         ),
         sa.ForeignKeyConstraint(
@@ -404,24 +367,18 @@ def upgrade() -> None:
         sa.Column("project_id", sa.String(length=255), nullable=True),
         sa.Column(
             "start_time",
-            sa.DateTime()
-            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
-            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            TIMESTAMP,
             nullable=False,
         ),
         sa.Column(
             "finish_time",
-            sa.DateTime()
-            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
-            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            TIMESTAMP,
             nullable=True,
         ),
         sa.Column("message", sa.String(length=255), nullable=True),
         sa.Column(
             "updated_at",
-            sa.DateTime()
-            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
-            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            TIMESTAMP,
             nullable=True,
         ),
         sa.ForeignKeyConstraint(
@@ -449,17 +406,13 @@ def upgrade() -> None:
         sa.Column("message", sa.String(length=255), nullable=False),
         sa.Column(
             "details",
-            sa.Text()
-            .with_variant(mysql.MEDIUMTEXT(), "mariadb")
-            .with_variant(mysql.MEDIUMTEXT(), "mysql"),
+            LONG_TEXT,
             nullable=False,
         ),
         sa.Column("host", sa.String(length=255), nullable=True),
         sa.Column(
             "created_at",
-            sa.DateTime()
-            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
-            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            TIMESTAMP,
             nullable=False,
         ),
         sa.ForeignKeyConstraint(
@@ -514,16 +467,12 @@ def upgrade() -> None:
         sa.Column("dest_node", sa.String(length=255), nullable=True),
         sa.Column(
             "created_at",
-            sa.DateTime()
-            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
-            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            TIMESTAMP,
             nullable=False,
         ),
         sa.Column(
             "updated_at",
-            sa.DateTime()
-            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
-            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            TIMESTAMP,
             nullable=True,
         ),
         sa.ForeignKeyConstraint(
@@ -563,16 +512,12 @@ def upgrade() -> None:
         sa.Column("event", sa.String(length=255), nullable=False),
         sa.Column(
             "start_time",
-            sa.DateTime()
-            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
-            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            TIMESTAMP,
             nullable=False,
         ),
         sa.Column(
             "finish_time",
-            sa.DateTime()
-            .with_variant(mysql.DATETIME(fsp=6), "mariadb")
-            .with_variant(mysql.DATETIME(fsp=6), "mysql"),
+            TIMESTAMP,
             nullable=True,
         ),
         sa.Column("result", sa.String(length=255), nullable=True),
