@@ -3,7 +3,7 @@ request body conventions (strict known fields, Keystone's free-form extra attrib
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, TypeVar
@@ -47,6 +47,20 @@ def transaction(request: Request) -> Iterator[Session]:
     """A unit of work on the identity database."""
     with service(request).db.session() as session:
         yield session
+
+
+def insert_once(request: Request, row: Any, exists: Callable[[Session], bool]) -> None:
+    """Insert ``row`` unless ``exists`` says it is there: an idempotent PUT. Two such PUTs
+    racing both see no row; the loser's duplicate insert then finds the winner's row,
+    which is the state both asked for, instead of failing."""
+    try:
+        with transaction(request) as session:
+            if not exists(session):
+                session.add(row)
+    except IntegrityError:
+        with transaction(request) as session:
+            if not exists(session):
+                raise
 
 
 def url(request: Request, *parts: str) -> str:

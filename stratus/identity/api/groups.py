@@ -19,6 +19,7 @@ from stratus.identity.api.common import (
     apply,
     collection,
     fetch,
+    insert_once,
     listing,
     name_type,
     query_filters,
@@ -156,9 +157,8 @@ def add_user_to_group(
     user_id: str,
     ctx: RequestContext = Depends(allowed("add_user_to_group")),
 ) -> Response:
-    with transaction(request) as session:
-        if _membership(session, group_id, user_id) is None:
-            session.add(Membership(group_id=group_id, user_id=user_id))
+    row = Membership(group_id=group_id, user_id=user_id)
+    insert_once(request, row, lambda session: _membership(session, group_id, user_id) is not None)
     return Response(status_code=204)
 
 

@@ -18,6 +18,7 @@ from stratus.identity.api.common import (
     apply,
     collection,
     fetch,
+    insert_once,
     listing,
     name_type,
     query_filters,
@@ -191,16 +192,15 @@ def _add_grant_routes(targets: str, actors: str) -> None:
         with transaction(request) as session:
             lookup(session, target_id, actor_id)
             fetch(session, Role, role_id, "role")
-            if session.get(Assignment, key(target_id, actor_id, role_id)) is None:
-                session.add(
-                    Assignment(
-                        actor_type=actor_type,
-                        actor_id=actor_id,
-                        target_type=target_type,
-                        target_id=target_id,
-                        role_id=role_id,
-                    )
-                )
+        row = Assignment(
+            actor_type=actor_type,
+            actor_id=actor_id,
+            target_type=target_type,
+            target_id=target_id,
+            role_id=role_id,
+        )
+        identity = key(target_id, actor_id, role_id)
+        insert_once(request, row, lambda session: session.get(Assignment, identity) is not None)
         return Response(status_code=204)
 
     def check(
