@@ -12,6 +12,7 @@ from stratus.network.errors import not_allowed
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.policy import (
     ADMIN,
+    ANYONE,
     PROJECT_MEMBER,
     PROJECT_READER,
     Check,
@@ -90,7 +91,8 @@ RULES: dict[str, Check] = {
     "get_quotas": ADMIN,
     "update_quota": ADMIN,
     "delete_quota": ADMIN,
-    "get_agent": ADMIN,
+    # Read-only for every project too, so users can see which hosts serve networks.
+    "get_agent": ANYONE,
     "update_agent": ADMIN,
     "delete_agent": ADMIN,
 }

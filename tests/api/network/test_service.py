@@ -79,8 +79,11 @@ def test_agents_and_availability_zones(env: Env) -> None:
     l2 = listed[0]
     assert l2["alive"] is True and l2["admin_state_up"] is True
     assert l2["configurations"] == {"tunnel_types": ["vxlan"]} and l2["availability_zone"] is None
-    denied = env.error(403, "GET", "agents")
-    assert "get_agent" in denied["message"]
+    assert [a["id"] for a in env.ok("GET", "agents")["agents"]] == [a["id"] for a in listed]
+    denied = env.error(
+        403, "PUT", f"agents/{listed[0]['id']}", json={"agent": {"description": "x"}}
+    )
+    assert "update_agent" in denied["message"]
     only_dhcp = env.ok("GET", "agents", "admin", params={"agent_type": "DHCP agent"})["agents"]
     assert [a["host"] for a in only_dhcp] == ["net1"]
     env.error(400, "GET", "agents", "admin", params={"colour": "red"})
