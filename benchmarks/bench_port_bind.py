@@ -2,9 +2,9 @@
 the same run (needs root; see ``stratus.testing.network``).
 
 Stratus: a port exists (made through the API, which also hands the DHCP agent its
-entry). The clock runs from ``plug()`` -- binding through the network API, the bridge
-and the veth, the L2 agent's pass (security groups in force, port ACTIVE) -- to the
-first DHCP lease the namespace behind the veth gets.
+entry, and the agents are done with it). The clock runs from ``plug()`` -- binding
+through the network API, the bridge and the veth, the L2 agent's pass (security groups
+in force, port ACTIVE) -- to the first DHCP lease the namespace behind the veth gets.
 
 By hand, on a bridge and a dnsmasq of its own: a veth into the bridge, the port's
 security group chains in one firewall batch, its dnsmasq host entry (SIGHUP), then the
@@ -109,6 +109,7 @@ def main() -> None:
                 port = stack.create("port", network_id=network["id"], name=f"p{index}")
                 namespace = stack.namespace(f"port{index}")
                 veth = Veth(device_name(port["id"]), peer_name(port["id"]), namespace)
+                stack.sync()  # the agents are done with the new port: the clock is the bind's
                 start = time.perf_counter()
                 plugged = stack.plugging.plug(port["id"], veth, device_owner="compute:nova")
                 wired = time.perf_counter()

@@ -1,13 +1,14 @@
 """Port plugging: how compute (a VM's tap) and containers (a veth) attach a device to a
 port on this host -- one interface for both kinds of device.
 
-``plug`` binds the port to this host through the network API (``PUT /v2.0/ports/<id>``
-with ``binding:host_id``, as the calling service), reads the bridge from
-``binding:vif_details.bridge_name``, makes sure the bridge exists, makes the device if
-it is missing and attaches it, and asks this host's L2 agent to reconcile at once: when
-it returns, the port's security groups are in force and the port is ACTIVE (unless
-``wait`` is None: then the agent is only hinted). ``unplug`` removes the device and,
-unless told not to, unbinds the port. Both are idempotent.
+``plug`` makes the device if it is missing (a veth's peer gets the port's MAC and the
+network's MTU), binds the port to this host through the network API (``PUT
+/v2.0/ports/<id>`` with ``binding:host_id``, as the calling service), reads the bridge
+from ``binding:vif_details.bridge_name``, makes sure the bridge exists, attaches the
+device, and asks this host's L2 agent to reconcile at once: when it returns, the port's
+security groups are in force and the port is ACTIVE (unless ``wait`` is None: then the
+agent is only hinted). Start the instance only once ``plug`` has returned. ``unplug``
+removes the device and, unless told not to, unbinds the port. Both are idempotent.
 
 The device in the bridge is always ``tap`` + the first 11 characters of the port id
 (:func:`device_name`), so that the L2 agent knows whose it is.
@@ -121,6 +122,15 @@ class Plugging:
         return once the L2 agent has wired it (PlugError if it has not in time)."""
         if device.name != device_name(port_id):
             raise PlugError(f"the device of port {port_id} must be named {device_name(port_id)}")
+        port = self._port("GET", port_id)
+        mtu = self._network(port["network_id"]).get("mtu") or None
+        # The device is made before the port is bound, so that the L2 agent's pass that
+        # the binding sets off most likely finds it already in the bridge.
+        try:
+            with Netlink() as host:
+                self._make(host, device, port["mac_address"], mtu)
+        except HostError as e:
+            raise PlugError(f"cannot make the device of port {port_id}: {e}") from e
         binding: dict[str, Any] = {"binding:host_id": self.host}
         if device_id is not None:
             binding["device_id"] = device_id
@@ -133,25 +143,12 @@ class Plugging:
                 f"(binding:vif_type {port.get('binding:vif_type')}): is its L2 agent running?"
             )
         bridge = port["binding:vif_details"]["bridge_name"]
-        mtu = self._network(port["network_id"]).get("mtu") or None
         try:
             with Netlink() as host:
                 devices.ensure_bridge(host, self.bridges, port["network_id"])
-                if isinstance(device, Tap):
-                    host.ensure_tap(device.name, mtu=mtu)
-                    host.attach(device.name, bridge)
-                else:
-                    devices.wire_veth(
-                        host,
-                        bridge,
-                        device.name,
-                        device.peer,
-                        namespace=device.namespace,
-                        mac=port["mac_address"],
-                        mtu=mtu,
-                    )
+                host.attach(device.name, bridge)
         except HostError as e:
-            raise PlugError(f"cannot plug port {port_id}: {e}") from e
+            raise PlugError(f"cannot attach port {port_id} to {bridge}: {e}") from e
         if wait is None:
             self._hint()
             return Plugged(port, bridge, mtu, active=False)
@@ -177,6 +174,22 @@ class Plugging:
         response = self.api.request("PUT", f"/v2.0/ports/{port_id}", json=body)
         if response.status_code not in (200, 404):
             raise PlugError(f"cannot unbind port {port_id}: {_message(response)}")
+
+    @staticmethod
+    def _make(host: Netlink, device: Device, mac: str, mtu: int | None) -> None:
+        """The device, out of any bridge: a tap, or a veth whose peer has the port's MAC."""
+        if isinstance(device, Tap):
+            host.ensure_tap(device.name, mtu=mtu)
+        else:
+            devices.wire_veth(
+                host,
+                None,
+                device.name,
+                device.peer,
+                namespace=device.namespace,
+                mac=mac,
+                mtu=mtu,
+            )
 
     def _hint(self) -> None:
         self.bus.cast(topics.L2_AGENT, topics.CHANGED, host=self.host)

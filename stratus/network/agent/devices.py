@@ -67,7 +67,7 @@ def ensure_bridge(host: Netlink, owned: Owned, network_id: str) -> str:
 
 def wire_veth(
     host: Netlink,
-    bridge: str,
+    bridge: str | None,
     device: str,
     peer: str,
     *,
@@ -76,14 +76,14 @@ def wire_veth(
     mtu: int | None,
     addresses: Iterable[str] | None = None,
 ) -> None:
-    """A veth from ``bridge`` (its end ``device``) to ``peer`` in ``namespace`` (the host's
-    when None); the peer carries the port's MAC and, if given, exactly ``addresses``, and
-    both ends are up with the network's MTU."""
+    """A veth from ``bridge`` (its end ``device``; left out of any bridge when None) to
+    ``peer`` in ``namespace`` (the host's when None). The peer carries the port's MAC and,
+    if given, exactly ``addresses`` before the device joins the bridge; both ends are up
+    with the network's MTU."""
     if host.index(device) is None:
         host.ensure_veth(device, peer, peer_namespace=namespace, mtu=mtu)
     else:
         host.set_link(device, mtu=mtu, up=True)
-    host.attach(device, bridge)
     with Netlink(namespace) as inside:
         link = inside.link(peer)
         if link is None:
@@ -94,3 +94,5 @@ def wire_veth(
         inside.set_link(peer, mac=changed_mac, mtu=changed_mtu, up=None if link.up else True)
         if addresses is not None:
             inside.set_addresses(peer, addresses)
+    if bridge is not None:
+        host.attach(device, bridge)
