@@ -1,0 +1,123 @@
+"""The loop every network agent runs: it reports first, reconciles at start, on hints and
+periodically, and ``sync`` returns once a pass that started after it has finished."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stratus.network import topics
+from stratus.network.agent import loop
+from stratus.runtime.bus import Bus, connect
+from stratus.runtime.config import Config
+
+
+class Server:
+    def __init__(self) -> None:
+        self.reports: list[dict[str, Any]] = []
+
+    def report_state(self, agent: dict[str, Any]) -> dict[str, Any]:
+        self.reports.append(agent)
+        return {"id": "a", "admin_state_up": True}
+
+
+class Recorder(loop.Agent):
+    agent_type = "Test agent"
+    binary = "stratus-test-agent"
+    topic = "network.test_agent"
+
+    def __init__(self, conf: Config, bus: Bus) -> None:
+        super().__init__(conf, bus)
+        self.passes: list[bool] = []
+        self.fail = False
+        self.passed = threading.Event()
+
+    def reconcile(self, full: bool) -> None:
+        self.passes.append(full)
+        self.passed.set()
+        if self.fail:
+            raise RuntimeError("the host said no")
+
+
+@pytest.fixture
+def bus() -> Iterator[Bus]:
+    with connect(f"memory://{uuid.uuid4().hex}") as b:
+        yield b
+
+
+@pytest.fixture
+def agent(tmp_path: Path, bus: Bus, monkeypatch: pytest.MonkeyPatch) -> Recorder:
+    monkeypatch.setattr(loop, "RETRY_SECONDS", 0.05)
+    path = tmp_path / "stratus.conf"
+    path.write_text(
+        f"[DEFAULT]\nhost = h1\ndata_dir = {tmp_path}\n"
+        "[network_agent]\nresync_interval = 3600\nreport_interval = 3600\n"
+    )
+    return Recorder(Config(path), bus)
+
+
+@pytest.fixture
+def runner(agent: Recorder) -> Iterator[loop.Runner]:
+    started = loop.Runner(agent)
+    started.start()
+    yield started
+    started.stop()
+
+
+def test_nothing_is_reconciled_before_the_server_knows_the_agent(
+    agent: Recorder, bus: Bus, runner: loop.Runner
+) -> None:
+    assert not agent.passed.wait(0.2)  # no server: reports fail, no pass
+    server = Server()
+    bus.serve(topics.SERVER, server)
+    assert agent.passed.wait(5)
+    assert agent.passes[0] is True  # the first pass is a full one
+    assert server.reports[0]["start_flag"] is True
+    assert server.reports[0]["host"] == "h1"
+
+
+def test_sync_waits_for_a_new_pass_and_hints_run_passes(
+    agent: Recorder, bus: Bus, runner: loop.Runner
+) -> None:
+    bus.serve(topics.SERVER, Server())
+    bus.call(agent.topic, "sync", host="h1", wait=5)
+    before = len(agent.passes)
+    bus.call(agent.topic, "sync", host="h1", wait=5)
+    assert len(agent.passes) == before + 1 and agent.passes[-1] is False
+    agent.passed.clear()
+    bus.fanout(agent.topic, topics.CHANGED, network_ids=["n1"])
+    assert agent.passed.wait(5)
+
+
+def test_a_failed_pass_is_reported_to_sync_and_retried(
+    agent: Recorder, bus: Bus, runner: loop.Runner
+) -> None:
+    bus.serve(topics.SERVER, Server())
+    bus.call(agent.topic, "sync", host="h1", wait=5)
+    agent.fail = True
+    with pytest.raises(Exception, match="the host said no"):
+        bus.call(agent.topic, "sync", host="h1", wait=5)
+    agent.passed.clear()
+    assert agent.passed.wait(5)  # retried without a hint
+    agent.fail = False
+    bus.call(agent.topic, "sync", host="h1", wait=5)
+
+
+def test_stop_ends_the_loop_and_a_new_runner_starts_over(agent: Recorder, bus: Bus) -> None:
+    bus.serve(topics.SERVER, server := Server())
+    first = loop.Runner(agent)
+    first.start()
+    bus.call(agent.topic, "sync", host="h1", wait=5)
+    first.stop()
+    again = loop.Runner(agent)
+    again.start()
+    try:
+        bus.call(agent.topic, "sync", host="h1", wait=5)
+    finally:
+        again.stop()
+    assert [r["start_flag"] for r in server.reports] == [True, True]
