@@ -1,7 +1,8 @@
 """Host filters, by the names ``[filter_scheduler] enabled_filters`` uses.
 
-A filter says whether one host can take one server of the request; the scheduler runs
-the enabled ones in order and keeps the hosts that pass them all.
+A filter looks at a request once and gives the check each host must pass, or None when
+the request asks nothing of it (no zone, no group, no extra specs...), so that the
+scheduler spends no time on filters that cannot reject anything.
 """
 
 from __future__ import annotations
@@ -13,36 +14,42 @@ from stratus.compute.scheduler.hosts import HostState
 from stratus.compute.scheduler.matching import lookup, matches
 from stratus.compute.scheduler.request import RequestSpec
 
-Filter = Callable[[HostState, RequestSpec], bool]
+HostCheck = Callable[[HostState], bool]
+Filter = Callable[[RequestSpec], HostCheck | None]
 
 CAPABILITIES_SCOPE = "capabilities"
 AGGREGATE_SCOPE = "aggregate_instance_extra_specs"
 
 
-def retry_filter(host: HostState, spec: RequestSpec) -> bool:
+def retry_filter(spec: RequestSpec) -> HostCheck | None:
     """Not a host this server's build already failed on."""
-    return host.host not in spec.ignore_hosts
+    tried = set(spec.ignore_hosts)
+    return (lambda host: host.host not in tried) if tried else None
 
 
-def compute_filter(host: HostState, spec: RequestSpec) -> bool:
+def compute_filter(spec: RequestSpec) -> HostCheck | None:
     """The host's compute service is enabled and up."""
-    return host.service_up and not host.service_disabled
+    return lambda host: host.service_up and not host.service_disabled
 
 
-def availability_zone_filter(host: HostState, spec: RequestSpec) -> bool:
-    return spec.availability_zone is None or host.availability_zone == spec.availability_zone
+def availability_zone_filter(spec: RequestSpec) -> HostCheck | None:
+    zone = spec.availability_zone
+    return (lambda host: host.availability_zone == zone) if zone else None
 
 
-def ram_filter(host: HostState, spec: RequestSpec) -> bool:
-    return host.free_ram_mb >= spec.resources.memory_mb
+def ram_filter(spec: RequestSpec) -> HostCheck | None:
+    wanted = spec.resources.memory_mb
+    return lambda host: host.free_ram_mb >= wanted
 
 
-def disk_filter(host: HostState, spec: RequestSpec) -> bool:
-    return host.free_disk_gb >= spec.resources.disk_gb
+def disk_filter(spec: RequestSpec) -> HostCheck | None:
+    wanted = spec.resources.disk_gb
+    return lambda host: host.free_disk_gb >= wanted
 
 
-def core_filter(host: HostState, spec: RequestSpec) -> bool:
-    return host.free_vcpus >= spec.resources.vcpus
+def core_filter(spec: RequestSpec) -> HostCheck | None:
+    wanted = spec.resources.vcpus
+    return lambda host: host.free_vcpus >= wanted
 
 
 def _scoped(extra_specs: dict[str, str], scope: str) -> list[tuple[str, str]]:
@@ -68,27 +75,42 @@ def _capability_view(host: HostState) -> dict[str, Any]:
     }
 
 
-def compute_capabilities_filter(host: HostState, spec: RequestSpec) -> bool:
+def compute_capabilities_filter(spec: RequestSpec) -> HostCheck | None:
     """The flavor's ``capabilities:`` (and unscoped) extra specs hold on the host."""
-    view = _capability_view(host)
-    for key, requirement in _scoped(spec.extra_specs, CAPABILITIES_SCOPE):
-        value = lookup(view, key)
-        if value is None or not matches(value, requirement):
-            return False
-    return True
+    wanted = _scoped(spec.extra_specs, CAPABILITIES_SCOPE)
+    if not wanted:
+        return None
+
+    def check(host: HostState) -> bool:
+        view = _capability_view(host)
+        for key, requirement in wanted:
+            value = lookup(view, key)
+            if value is None or not matches(value, requirement):
+                return False
+        return True
+
+    return check
 
 
-def aggregate_instance_extra_specs_filter(host: HostState, spec: RequestSpec) -> bool:
+def aggregate_instance_extra_specs_filter(spec: RequestSpec) -> HostCheck | None:
     """The flavor's ``aggregate_instance_extra_specs:`` (and unscoped) extra specs match
     the metadata of one of the host's aggregates."""
-    for key, requirement in _scoped(spec.extra_specs, AGGREGATE_SCOPE):
-        values = host.aggregate_metadata.get(key)
-        if not values or not any(matches(value, requirement) for value in values):
-            return False
-    return True
+    wanted = _scoped(spec.extra_specs, AGGREGATE_SCOPE)
+    if not wanted:
+        return None
+
+    def check(host: HostState) -> bool:
+        for key, requirement in wanted:
+            values = host.aggregate_metadata.get(key)
+            if not values or not any(matches(value, requirement) for value in values):
+                return False
+        return True
+
+    return check
 
 
-# Image property -> its legacy name; what the image asks the host to offer.
+# Image property -> its legacy name; what the image asks the host to offer, in the order
+# of a ``supported_instances`` entry: architecture, hypervisor type, VM mode.
 _IMAGE_PROPERTIES = {
     "hw_architecture": "architecture",
     "img_hv_type": "hypervisor_type",
@@ -96,7 +118,7 @@ _IMAGE_PROPERTIES = {
 }
 
 
-def image_properties_filter(host: HostState, spec: RequestSpec) -> bool:
+def image_properties_filter(spec: RequestSpec) -> HostCheck | None:
     """The host supports the architecture, hypervisor type, VM mode and hypervisor
     version the image asks for."""
     props = spec.image_properties
@@ -105,20 +127,23 @@ def image_properties_filter(host: HostState, spec: RequestSpec) -> bool:
         for i, (name, legacy) in enumerate(_IMAGE_PROPERTIES.items())
         if props.get(name) or props.get(legacy)
     ]
-    requested_version = props.get("img_hv_requested_version")
-    if not wanted and not requested_version:
-        return True
-    if requested_version and not matches(
-        host.capabilities.get("hypervisor_version", 0), _numeric(requested_version)
-    ):
-        return False
-    supported = host.capabilities.get("supported_instances") or []
-    if not wanted:
-        return True
-    return any(
-        all(index < len(entry) and str(entry[index]).lower() == value for index, value in wanted)
-        for entry in supported
-    )
+    version = props.get("img_hv_requested_version")
+    if not wanted and not version:
+        return None
+    requirement = _numeric(str(version)) if version else None
+
+    def check(host: HostState) -> bool:
+        caps = host.capabilities
+        if requirement and not matches(caps.get("hypervisor_version", 0), requirement):
+            return False
+        if not wanted:
+            return True
+        return any(
+            all(i < len(entry) and str(entry[i]).lower() == value for i, value in wanted)
+            for entry in caps.get("supported_instances") or []
+        )
+
+    return check
 
 
 def _numeric(requirement: str) -> str:
@@ -129,18 +154,18 @@ def _numeric(requirement: str) -> str:
     return f"== {requirement}"
 
 
-def server_group_affinity_filter(host: HostState, spec: RequestSpec) -> bool:
+def server_group_affinity_filter(spec: RequestSpec) -> HostCheck | None:
     group = spec.group
-    if group is None or group.policy != "affinity" or not group.hosts:
-        return True
-    return host.host in group.hosts
+    if group is None or group.policy != "affinity":
+        return None
+    return lambda host: not group.hosts or host.host in group.hosts
 
 
-def server_group_anti_affinity_filter(host: HostState, spec: RequestSpec) -> bool:
+def server_group_anti_affinity_filter(spec: RequestSpec) -> HostCheck | None:
     group = spec.group
     if group is None or group.policy != "anti-affinity":
-        return True
-    return group.hosts.count(host.host) < group.max_server_per_host
+        return None
+    return lambda host: group.hosts.count(host.host) < group.max_server_per_host
 
 
 FILTERS: dict[str, Filter] = {

@@ -9,11 +9,11 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
-from stratus.compute.models import Aggregate, ComputeNode, Service
+from stratus.compute.models import AggregateHost, AggregateMetadata, ComputeNode, Service
 from stratus.compute.scheduler.request import Resources
 from stratus.runtime.db import Database, utcnow
 
@@ -21,8 +21,11 @@ AGENT_BINARY = "nova-compute"
 AZ_KEY = "availability_zone"
 
 
-@dataclass
+@dataclass(slots=True)
 class HostState:
+    """One node. ``free_*`` are what claims may still take: (total - reserved) x ratio -
+    used, kept up to date as this scheduler claims (they are read for every decision)."""
+
     host: str
     node: str
     node_id: int
@@ -45,20 +48,18 @@ class HostState:
     availability_zone: str = "nova"
     # Every aggregate's metadata, key -> the values it has in the host's aggregates.
     aggregate_metadata: dict[str, set[str]] = field(default_factory=dict)
+    free_vcpus: float = field(init=False)
+    free_ram_mb: float = field(init=False)
+    free_disk_gb: float = field(init=False)
 
-    @property
-    def free_vcpus(self) -> float:
-        return (self.vcpus - self.reserved_vcpus) * self.cpu_allocation_ratio - self.vcpus_used
-
-    @property
-    def free_ram_mb(self) -> float:
-        return (
+    def __post_init__(self) -> None:
+        self.free_vcpus = (
+            self.vcpus - self.reserved_vcpus
+        ) * self.cpu_allocation_ratio - self.vcpus_used
+        self.free_ram_mb = (
             self.memory_mb - self.reserved_memory_mb
         ) * self.ram_allocation_ratio - self.memory_mb_used
-
-    @property
-    def free_disk_gb(self) -> float:
-        return (
+        self.free_disk_gb = (
             self.local_gb - self.reserved_disk_gb
         ) * self.disk_allocation_ratio - self.local_gb_used
 
@@ -67,9 +68,17 @@ class HostState:
         self.vcpus_used += resources.vcpus
         self.memory_mb_used += resources.memory_mb
         self.local_gb_used += resources.disk_gb
+        self.free_vcpus -= resources.vcpus
+        self.free_ram_mb -= resources.memory_mb
+        self.free_disk_gb -= resources.disk_gb
 
 
-def service_is_up(service: Service, down_time: int, now: datetime | None = None) -> bool:
+class _Liveness(Protocol):
+    forced_down: bool
+    last_seen_up: datetime | None
+
+
+def service_is_up(service: _Liveness, down_time: int, now: datetime | None = None) -> bool:
     """A service is up when it is not forced down and its last heartbeat is recent."""
     if service.forced_down or service.last_seen_up is None:
         return False
@@ -77,50 +86,62 @@ def service_is_up(service: Service, down_time: int, now: datetime | None = None)
 
 
 def load_host_states(db: Database, default_az: str, down_time: int) -> list[HostState]:
+    """Every node as the scheduler sees it (plain rows: this runs every second)."""
+    services = Service.__table__.c
+    members, items = AggregateHost.__table__.c, AggregateMetadata.__table__.c
     with db.session() as session:
-        services = {
-            s.host: s
-            for s in session.scalars(sa.select(Service).where(Service.binary == AGENT_BINARY))
+        up = {
+            row.host: (service_is_up(row, down_time), row.disabled)
+            for row in session.execute(
+                sa.select(
+                    services.host, services.disabled, services.forced_down, services.last_seen_up
+                ).where(services.binary == AGENT_BINARY)
+            )
         }
         metadata: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-        for aggregate in session.scalars(sa.select(Aggregate)):
-            items = aggregate.metadata_dict
-            for member in aggregate.hosts:
-                for key, value in items.items():
-                    metadata[member.host][key].add(value)
-        nodes = list(session.scalars(sa.select(ComputeNode)))
-    now = utcnow()
+        for host, key, value in session.execute(
+            sa.select(members.host, items.key, items.value)
+            .select_from(AggregateHost.__table__)
+            .join(AggregateMetadata.__table__, items.aggregate_id == members.aggregate_id)
+        ):
+            metadata[host][key].add(value)
+        nodes = session.execute(sa.select(ComputeNode.__table__)).mappings().all()
     states = []
     for node in nodes:
-        service = services.get(node.host)
-        host_metadata = metadata.get(node.host, {})
+        service_up, disabled = up.get(node["host"], (False, True))
+        host_metadata = metadata.get(node["host"], {})
         zones = sorted(host_metadata.get(AZ_KEY, ()))
         states.append(
             HostState(
-                host=node.host,
-                node=node.hypervisor_hostname,
-                node_id=node.id,
-                node_uuid=node.uuid,
-                vcpus=node.vcpus,
-                memory_mb=node.memory_mb,
-                local_gb=node.local_gb,
-                vcpus_used=node.vcpus_used,
-                memory_mb_used=node.memory_mb_used,
-                local_gb_used=node.local_gb_used,
-                reserved_vcpus=node.reserved_vcpus,
-                reserved_memory_mb=node.reserved_memory_mb,
-                reserved_disk_gb=node.reserved_disk_gb,
-                cpu_allocation_ratio=node.cpu_allocation_ratio,
-                ram_allocation_ratio=node.ram_allocation_ratio,
-                disk_allocation_ratio=node.disk_allocation_ratio,
-                capabilities=node.capabilities,
-                service_up=service is not None and service_is_up(service, down_time, now),
-                service_disabled=service is None or service.disabled,
+                host=node["host"],
+                node=node["hypervisor_hostname"],
+                node_id=node["id"],
+                node_uuid=node["uuid"],
+                **{field: node[field] for field in _NODE_FIELDS},
+                service_up=service_up,
+                service_disabled=disabled,
                 availability_zone=zones[0] if zones else default_az,
                 aggregate_metadata={k: set(v) for k, v in host_metadata.items()},
             )
         )
     return states
+
+
+_NODE_FIELDS = (
+    "vcpus",
+    "memory_mb",
+    "local_gb",
+    "vcpus_used",
+    "memory_mb_used",
+    "local_gb_used",
+    "reserved_vcpus",
+    "reserved_memory_mb",
+    "reserved_disk_gb",
+    "cpu_allocation_ratio",
+    "ram_allocation_ratio",
+    "disk_allocation_ratio",
+    "capabilities",
+)
 
 
 class HostCache:

@@ -81,9 +81,12 @@ class Scheduler:
                 if h.host == request.force_host
                 and (request.force_node is None or h.node == request.force_node)
             ]
-        for name, check in self.filters:
+        for name, make_check in self.filters:
+            check = make_check(request)
+            if check is None:
+                continue
             before = len(hosts)
-            hosts = [host for host in hosts if check(host, request)]
+            hosts = [host for host in hosts if check(host)]
             if len(hosts) < before:
                 LOG.debug("%s left %d of %d hosts", name, len(hosts), before)
             if not hosts:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 
@@ -51,11 +52,11 @@ class RequestSpec:
     ignore_hosts: list[str] = field(default_factory=list)
     group: GroupInfo | None = None
 
-    @property
+    @cached_property
     def resources(self) -> Resources:
         return Resources.of_flavor(self.flavor)
 
-    @property
+    @cached_property
     def extra_specs(self) -> dict[str, str]:
         return self.flavor.get("extra_specs") or {}
 

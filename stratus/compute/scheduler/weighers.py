@@ -25,18 +25,28 @@ def _group_members_on(host: HostState, spec: RequestSpec, policy: str) -> float:
     return float(group.hosts.count(host.host))
 
 
-RATINGS: dict[str, tuple[str, Rating]] = {
-    # name: (multiplier option, rating)
-    "RAMWeigher": ("ram_weight_multiplier", lambda host, spec: host.free_ram_mb),
-    "CPUWeigher": ("cpu_weight_multiplier", lambda host, spec: host.free_vcpus),
-    "DiskWeigher": ("disk_weight_multiplier", lambda host, spec: host.free_disk_gb),
+def _in_group(policy: str) -> Callable[[RequestSpec], bool]:
+    return lambda spec: spec.group is not None and spec.group.policy == policy
+
+
+def _always(spec: RequestSpec) -> bool:
+    return True
+
+
+RATINGS: dict[str, tuple[str, Rating, Callable[[RequestSpec], bool]]] = {
+    # name: (multiplier option, rating, whether it can tell hosts apart for a request)
+    "RAMWeigher": ("ram_weight_multiplier", lambda host, spec: host.free_ram_mb, _always),
+    "CPUWeigher": ("cpu_weight_multiplier", lambda host, spec: host.free_vcpus, _always),
+    "DiskWeigher": ("disk_weight_multiplier", lambda host, spec: host.free_disk_gb, _always),
     "ServerGroupSoftAffinityWeigher": (
         "soft_affinity_weight_multiplier",
         lambda host, spec: _group_members_on(host, spec, "soft-affinity"),
+        _in_group("soft-affinity"),
     ),
     "ServerGroupSoftAntiAffinityWeigher": (
         "soft_anti_affinity_weight_multiplier",
         lambda host, spec: -_group_members_on(host, spec, "soft-anti-affinity"),
+        _in_group("soft-anti-affinity"),
     ),
 }
 
@@ -46,6 +56,7 @@ class Weigher:
     name: str
     multiplier: float
     rate: Rating
+    applies: Callable[[RequestSpec], bool]
 
 
 def configured(conf: Config) -> list[Weigher]:
@@ -57,8 +68,8 @@ def configured(conf: Config) -> list[Weigher]:
         raise ValueError(f"unknown scheduler weighers: {', '.join(unknown)}")
     weighers = []
     for name in names:
-        option, rate = RATINGS[name]
-        weighers.append(Weigher(name, conf.get("filter_scheduler", option), rate))
+        option, rate, applies = RATINGS[name]
+        weighers.append(Weigher(name, conf.get("filter_scheduler", option), rate, applies))
     return weighers
 
 
@@ -68,7 +79,7 @@ def weigh(
     """The hosts with their total weights, best first."""
     totals = [0.0] * len(hosts)
     for weigher in weighers:
-        if not weigher.multiplier:
+        if not weigher.multiplier or not weigher.applies(spec):
             continue
         ratings = [weigher.rate(host, spec) for host in hosts]
         low, high = min(ratings, default=0.0), max(ratings, default=0.0)
