@@ -5,9 +5,6 @@ tokens are validated by the identity API over (in-process) HTTP."""
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,116 +12,32 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from stratus.identity.api import build_app as build_identity_app
-from stratus.identity.bootstrap import CatalogEntry, bootstrap
+from stratus.identity.bootstrap import CatalogEntry
 from stratus.image.api import build_app
 from stratus.image.api.access import Backend
 from stratus.image.api.patch import CONTENT_TYPE as PATCH_TYPE
 from stratus.runtime import migrations
-from stratus.runtime.config import Config
 from stratus.runtime.identity_client import IdentityClient
 from stratus.runtime.process import Runtime
+from stratus.testing.identity import InProcessIdentity, User, start_identity, write_config
+from stratus.testing.serve import serve
 
 SERVICE_PASSWORD = "glance-secret"
-PASSWORD = "secret-password"
-COMMON_CONFIG = f"""
-[identity]
-password_hash_cost = 10
-[image]
-service_password = {SERVICE_PASSWORD}
-"""
-
-
-@dataclass(frozen=True)
-class User:
-    name: str
-    token: str
-    project_id: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"X-Auth-Token": self.token}
-
-
-@dataclass
-class Identity:
-    client: TestClient
-    users: dict[str, User]
-
-    def token(self, user: str, project: str) -> str:
-        body = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {"name": user, "domain": {"id": "default"}, "password": PASSWORD}
-                    },
-                },
-                "scope": {"project": {"name": project, "domain": {"id": "default"}}},
-            }
-        }
-        response = self.client.post("/v3/auth/tokens", json=body)
-        assert response.status_code == 201, response.text
-        return response.headers["x-subject-token"]
-
-    def revoke(self, token: str) -> None:
-        admin = self.users["admin"].headers
-        response = self.client.delete(
-            "/v3/auth/tokens", headers={**admin, "X-Subject-Token": token}
-        )
-        assert response.status_code == 204, response.text
-
-
-def _write_config(root: Path) -> Config:
-    path = root / "stratus.conf"
-    path.write_text(f"[DEFAULT]\ndata_dir = {root / 'data'}\n{COMMON_CONFIG}")
-    return Config(path)
+IMAGE_CONFIG = f"[image]\nservice_password = {SERVICE_PASSWORD}\n"
 
 
 @pytest.fixture(scope="session")
-def identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Identity]:
-    """admin (admin project), demo (member of demo), other (member of its own project),
-    reader (reader on demo)."""
-    runtime = Runtime(_write_config(tmp_path_factory.mktemp("identity")))
-    bootstrap(
-        runtime,
-        admin_password=PASSWORD,
-        demo_password=PASSWORD,
-        service_passwords={"glance": SERVICE_PASSWORD},
-        endpoints=[CatalogEntry("image", "glance", "http://127.0.0.1:9292")],
-        region="RegionOne",
+def identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessIdentity]:
+    identity = start_identity(
+        tmp_path_factory.mktemp("identity"),
+        {"glance": SERVICE_PASSWORD},
+        [CatalogEntry("image", "glance", "http://127.0.0.1:9292")],
     )
-    client = TestClient(build_identity_app(runtime), base_url="http://127.0.0.1:5000")
-    client.__enter__()  # one event loop thread for every request, not one per request
-    ident = Identity(client, {})
-    admin_token = ident.token("admin", "admin")
-    admin = {"X-Auth-Token": admin_token}
-
-    def create(kind: str, body: dict[str, Any]) -> str:
-        response = client.post(f"/v3/{kind}s", json={kind: body}, headers=admin)
-        assert response.status_code == 201, response.text
-        return response.json()[kind]["id"]
-
-    roles = {r["name"]: r["id"] for r in client.get("/v3/roles", headers=admin).json()["roles"]}
-    projects = {
-        p["name"]: p["id"] for p in client.get("/v3/projects", headers=admin).json()["projects"]
-    }
-    projects["other"] = create("project", {"name": "other", "domain_id": "default"})
-    for name, project, role in (("other", "other", "member"), ("reader", "demo", "reader")):
-        user_id = create("user", {"name": name, "password": PASSWORD, "domain_id": "default"})
-        grant = f"/v3/projects/{projects[project]}/users/{user_id}/roles/{roles[role]}"
-        assert client.put(grant, headers=admin).status_code == 204
-    for name, project in (("admin", "admin"), ("demo", "demo"), ("other", "other")):
-        token = admin_token if name == "admin" else ident.token(name, project)
-        ident.users[name] = User(name, token, projects[project])
-    ident.users["reader"] = User("reader", ident.token("reader", "demo"), projects["demo"])
-    yield ident
-    client.__exit__(None, None, None)
-    runtime.close()
+    yield identity
+    identity.close()
 
 
 @dataclass
@@ -133,7 +46,7 @@ class Env:
 
     app: FastAPI
     client: TestClient
-    identity: Identity
+    identity: InProcessIdentity
     runtime: Runtime
 
     @property
@@ -177,7 +90,7 @@ class Env:
 @pytest.fixture(scope="session")
 def image_tables(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An image database migrated once, copied for each test (much faster than migrating)."""
-    runtime = Runtime(_write_config(tmp_path_factory.mktemp("image-template")))
+    runtime = Runtime(write_config(tmp_path_factory.mktemp("image-template"), IMAGE_CONFIG))
     database = runtime.database("image")
     migrations.upgrade("image", database)
     runtime.close()
@@ -185,8 +98,8 @@ def image_tables(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def env(identity: Identity, image_tables: Path, tmp_path: Path) -> Iterator[Env]:
-    runtime = Runtime(_write_config(tmp_path))
+def env(identity: InProcessIdentity, image_tables: Path, tmp_path: Path) -> Iterator[Env]:
+    runtime = Runtime(write_config(tmp_path, IMAGE_CONFIG))
     (tmp_path / "data").mkdir()
     shutil.copy(image_tables, tmp_path / "data" / image_tables.name)
     validator = IdentityClient(runtime.conf, "image", http=identity.client)
@@ -199,16 +112,5 @@ def env(identity: Identity, image_tables: Path, tmp_path: Path) -> Iterator[Env]
 @pytest.fixture
 def served(env: Env) -> Iterator[str]:
     """The image API of ``env`` on a real loopback port (for streaming over a socket)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(env.app, host="127.0.0.1", port=port, lifespan="off", log_config=None)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(env.app) as url:
+        yield url

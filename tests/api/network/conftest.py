@@ -7,37 +7,29 @@ Users: ``admin`` (admin of the admin project), ``demo`` (member of demo), ``read
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from stratus.identity.api import build_app as build_identity_app
-from stratus.identity.bootstrap import CatalogEntry, bootstrap
+from stratus.identity.bootstrap import CatalogEntry
 from stratus.network.api import build_app, make_backend
 from stratus.network.backend import Backend
 from stratus.runtime import migrations
-from stratus.runtime.config import Config
 from stratus.runtime.identity_client import IdentityClient
 from stratus.runtime.process import Runtime
+from stratus.testing.cloud import scratch_database
+from stratus.testing.identity import InProcessIdentity, User, start_identity, write_config
+from stratus.testing.serve import serve
 
 SERVICE_PASSWORD = "neutron-secret"
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1"
-PASSWORD = "secret-password"
-BASE_CONFIG = f"""
-[identity]
-password_hash_cost = 10
+NETWORK_CONFIG = f"""
 [network]
 service_password = {SERVICE_PASSWORD}
 [ml2_type_flat]
@@ -49,77 +41,15 @@ vni_ranges = 1:6
 """
 
 
-@dataclass(frozen=True)
-class User:
-    name: str
-    token: str
-    project_id: str
-
-
-def _config(root: Path, extra: str = "") -> Config:
-    path = root / "stratus.conf"
-    path.write_text(f"[DEFAULT]\ndata_dir = {root / 'data'}\n{BASE_CONFIG}{extra}")
-    return Config(path)
-
-
-def _token(client: TestClient, user: str, project: str) -> str:
-    auth = {"user": {"name": user, "domain": {"id": "default"}, "password": PASSWORD}}
-    body = {
-        "auth": {
-            "identity": {"methods": ["password"], "password": auth},
-            "scope": {"project": {"name": project, "domain": {"id": "default"}}},
-        }
-    }
-    response = client.post("/v3/auth/tokens", json=body)
-    assert response.status_code == 201, response.text
-    return response.headers["x-subject-token"]
-
-
-@dataclass
-class Identity:
-    client: TestClient
-    users: dict[str, User]
-
-
 @pytest.fixture(scope="session")
-def identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Identity]:
-    runtime = Runtime(_config(tmp_path_factory.mktemp("identity")))
-    bootstrap(
-        runtime,
-        admin_password=PASSWORD,
-        demo_password=PASSWORD,
-        service_passwords={"neutron": SERVICE_PASSWORD},
-        endpoints=[CatalogEntry("network", "neutron", "http://127.0.0.1:9696")],
-        region="RegionOne",
+def identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessIdentity]:
+    identity = start_identity(
+        tmp_path_factory.mktemp("identity"),
+        {"neutron": SERVICE_PASSWORD},
+        [CatalogEntry("network", "neutron", "http://127.0.0.1:9696")],
     )
-    client = TestClient(build_identity_app(runtime), base_url="http://127.0.0.1:5000")
-    admin = {"X-Auth-Token": _token(client, "admin", "admin")}
-
-    def create(kind: str, body: dict[str, Any]) -> str:
-        response = client.post(f"/v3/{kind}s", json={kind: body}, headers=admin)
-        assert response.status_code == 201, response.text
-        return response.json()[kind]["id"]
-
-    roles = {r["name"]: r["id"] for r in client.get("/v3/roles", headers=admin).json()["roles"]}
-    projects = {
-        p["name"]: p["id"] for p in client.get("/v3/projects", headers=admin).json()["projects"]
-    }
-    projects["other"] = create("project", {"name": "other", "domain_id": "default"})
-    for name, project, role in (("other", "other", "member"), ("reader", "demo", "reader")):
-        user_id = create("user", {"name": name, "password": PASSWORD, "domain_id": "default"})
-        grant = f"/v3/projects/{projects[project]}/users/{user_id}/roles/{roles[role]}"
-        assert client.put(grant, headers=admin).status_code == 204
-    users = {
-        name: User(name, _token(client, name, project), projects[project])
-        for name, project in (
-            ("admin", "admin"),
-            ("demo", "demo"),
-            ("reader", "demo"),
-            ("other", "other"),
-        )
-    }
-    yield Identity(client, users)
-    runtime.close()
+    yield identity
+    identity.close()
 
 
 @dataclass
@@ -128,7 +58,7 @@ class Env:
 
     app: FastAPI
     client: TestClient
-    identity: Identity
+    identity: InProcessIdentity
     runtime: Runtime
 
     @property
@@ -183,9 +113,9 @@ class Env:
         return self.create("port", user, network_id=network_id, **body)
 
 
-def make_env(identity: Identity, root: Path, database_url: str = "") -> Iterator[Env]:
+def make_env(identity: InProcessIdentity, root: Path, database_url: str = "") -> Iterator[Env]:
     extra = f"[database]\nconnection = {database_url}\n" if database_url else ""
-    runtime = Runtime(_config(root, extra))
+    runtime = Runtime(write_config(root, NETWORK_CONFIG + extra))
     migrations.upgrade("network", runtime.database("network"))
     validator = IdentityClient(runtime.conf, "network", http=identity.client)
     app = build_app(make_backend(runtime), validator)
@@ -195,49 +125,19 @@ def make_env(identity: Identity, root: Path, database_url: str = "") -> Iterator
 
 
 @pytest.fixture
-def env(identity: Identity, tmp_path: Path) -> Iterator[Env]:
+def env(identity: InProcessIdentity, tmp_path: Path) -> Iterator[Env]:
     yield from make_env(identity, tmp_path)
-
-
-def _postgres_database() -> Iterator[str]:
-    name = f"stratus_netapi_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(sa.text(f"CREATE DATABASE {name}"))
-    except sa.exc.OperationalError:
-        pytest.skip("PostgreSQL is not running on loopback")
-    try:
-        yield f"{POSTGRES}/{name}"
-    finally:
-        with engine.connect() as connection:
-            connection.execute(sa.text(f"DROP DATABASE {name} WITH (FORCE)"))
-        engine.dispose()
-
-
-def _serve(app: FastAPI) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}/v2.0"
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def served(
-    request: pytest.FixtureRequest, identity: Identity, tmp_path: Path
+    request: pytest.FixtureRequest, identity: InProcessIdentity, tmp_path: Path
 ) -> Iterator[tuple[Env, str]]:
     """An env on SQLite and on PostgreSQL, its API served on a loopback port."""
-    urls = iter([""]) if request.param == "sqlite" else _postgres_database()
-    for url in urls:
-        for env in make_env(identity, tmp_path, url):
-            for base in _serve(env.app):
-                yield env, base
+    with ExitStack() as stack:
+        url = ""
+        if request.param == "postgresql":
+            url = stack.enter_context(scratch_database("postgresql"))
+        env = stack.enter_context(contextmanager(make_env)(identity, tmp_path, url))
+        base = stack.enter_context(serve(env.app))
+        yield env, f"{base}/v2.0"
