@@ -57,6 +57,13 @@ class ComputeAgent:
         self._locks_guard = threading.Lock()
         self._listeners: list[Listener] = []
         self._recovered = False
+        # Power operations a previous run did not finish, done again at start.
+        self._redo: dict[str, Callable[[Instance], None]] = {
+            states.POWERING_OFF: self.stop_instance,
+            states.POWERING_ON: self.start_instance,
+            states.REBOOTING: lambda i: self.reboot_instance(i, "HARD"),
+            states.REBOOTING_HARD: lambda i: self.reboot_instance(i, "HARD"),
+        }
         self._periodics = [
             Periodic("compute-agent-report", conf.compute.report_interval, self.report),
             Periodic("compute-agent-sync", conf.compute.sync_power_state_interval, self._sync),
@@ -112,13 +119,11 @@ class ComputeAgent:
                 self.terminate_instance(instance)
             elif task == states.SPAWNING or instance["vm_state"] == states.BUILDING:
                 with self._lock(instance):
-                    self._undo_build(
-                        instance, "The compute agent restarted during the build.", retry=False
-                    )
+                    self._undo_build(instance, "The compute agent restarted during the build.")
+            elif task in self._redo:
+                self._redo[task](instance)
             elif task is not None:
-                self._finish(
-                    instance, {"task_state": None, **self._power(instance)}, "compute_init_host"
-                )
+                self._finish(instance, {"task_state": None}, "compute_init_host")
         self.sync_power_states(host)
 
     def _sync(self) -> None:
@@ -141,7 +146,10 @@ class ComputeAgent:
                     self.driver.destroy({"uuid": uuid, "host": name, "name": instance_name(uuid)})
             for uuid, instance in expected.items():
                 actual = domains.get(uuid, states.NOSTATE)
-                if instance["task_state"] is None and actual != instance["power_state"]:
+                stale = actual != instance["power_state"] or (
+                    instance["vm_state"] == states.ACTIVE and actual != states.RUNNING
+                )
+                if instance["task_state"] is None and stale:
                     self.bus.cast(
                         CONDUCTOR_TOPIC, "sync_power_state", instance_uuid=uuid, power_state=actual
                     )
@@ -193,7 +201,7 @@ class ComputeAgent:
             if kept is None:  # deleted while it was being built
                 self._cleanup(instance, network_info)
 
-    def _undo_build(self, instance: Instance, message: str, retry: bool) -> None:
+    def _undo_build(self, instance: Instance, message: str) -> None:
         self._cleanup(instance, None)
         self.bus.cast(
             CONDUCTOR_TOPIC,
@@ -201,7 +209,7 @@ class ComputeAgent:
             instance_uuid=instance["uuid"],
             agent_host=instance["host"],
             message=message,
-            retry=retry,
+            retry=False,
         )
 
     def _cleanup(self, instance: Instance, network_info: list[dict[str, Any]] | None) -> None:
