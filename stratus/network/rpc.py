@@ -118,6 +118,8 @@ class ServerEndpoint:
                 sa.select(models.Port).where(models.Port.device_owner == ports.DHCP)
             ):
                 network = port.network
+                if network is None:  # deleted meanwhile: SQLite reads see each commit
+                    continue
                 hints = list(network.availability_zone_hints)
                 binding = models.NetworkDhcpAgent
                 if agents.claim(
