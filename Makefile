@@ -9,7 +9,8 @@ PYTEST_ARGS ?=
 install:
 	@tools/install.sh
 
-run: install
+run:
+	@tools/install.sh --link
 	@tools/ensure-config.sh $(STRATUS_CONFIG)
 	@$(STRATUS) bootstrap
 	@$(STRATUS) up --detach

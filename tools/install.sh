@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what Stratus needs on a Debian 12 host: Debian packages listed in tools/apt/*.txt,
-# a virtualenv (.venv) with Stratus and the openstack client, and the `stratus` and
-# `openstack` commands on the PATH. Idempotent: what is already there is skipped.
+# a virtualenv (.venv) with Stratus and the openstack client, and (with --link) the
+# `stratus`, `openstack` and `zun` commands on the PATH. Idempotent: what is already
+# there is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -42,11 +43,14 @@ else
   step "Python packages: up to date"
 fi
 
-for cmd in stratus openstack zun; do
-  target="$ROOT/.venv/bin/$cmd"
-  link="/usr/local/bin/$cmd"
-  if [ -x "$target" ] && { [ ! -e "$link" ] || [ "$(readlink -f "$link")" = "$(readlink -f "$target")" ] || [ -L "$link" ]; }; then
-    ln -sfn "$target" "$link"
-  fi
-done
+# `make run` puts the commands on the PATH (`make test` leaves the PATH alone).
+if [ "${1:-}" = "--link" ]; then
+  for cmd in stratus openstack zun; do
+    link="/usr/local/bin/$cmd"
+    # Replace a link (ours or an older one), never a real file someone installed.
+    if [ -x ".venv/bin/$cmd" ] && { [ ! -e "$link" ] || [ -L "$link" ]; }; then
+      ln -sfn "$ROOT/.venv/bin/$cmd" "$link"
+    fi
+  done
+fi
 step "installed: $(.venv/bin/stratus --help >/dev/null && echo stratus) $(.venv/bin/openstack --version 2>&1)"
