@@ -341,7 +341,7 @@ owner_prefix = {token}
 resync_interval = 10
 report_interval = 10
 [ml2_type_flat]
-flat_networks = public
+flat_networks = *
 [ml2_type_vxlan]
 vni_ranges = {vni}:{vni + 50}
 {extra}"""

@@ -170,7 +170,10 @@ def test_spoofed_addresses_and_macs_are_dropped(cloud: Cloud, net: Topology) -> 
 
 
 def test_vxlan_peers_get_flood_entries(cloud: Cloud, net: Topology) -> None:
-    """l2 population: a port of network A bound on another host adds that host's VTEP."""
+    """l2 population: a port of network A bound on another host adds that host's VTEP.
+    The peer is an address nobody answers on the public bridge (not a loopback address:
+    this host would take its own frames back, and its bridge would learn them)."""
+    peer = cloud.public_gateway.rsplit(".", 1)[0] + ".250"
     cloud.bus.call(
         "network.server",
         "report_state",
@@ -179,7 +182,7 @@ def test_vxlan_peers_get_flood_entries(cloud: Cloud, net: Topology) -> None:
             "binary": "stratus-l2-agent",
             "host": f"{cloud.host}-2",
             "topic": "network.l2_agent",
-            "configurations": {"tunnel_types": ["vxlan"], "tunneling_ip": "127.0.0.2"},
+            "configurations": {"tunnel_types": ["vxlan"], "tunneling_ip": peer},
             "start_flag": True,
         },
     )
@@ -189,7 +192,7 @@ def test_vxlan_peers_get_flood_entries(cloud: Cloud, net: Topology) -> None:
     vxlan = devices.vxlan_device(net.a["id"])
     cloud.sync()
     with Netlink() as host:
-        assert (FLOOD_MAC, "127.0.0.2") in host.fdb_entries(vxlan)
+        assert (FLOOD_MAC, peer) in host.fdb_entries(vxlan)
     cloud.ok("DELETE", f"ports/{elsewhere['id']}", "admin")
     cloud.sync()
     with Netlink() as host:
@@ -221,6 +224,38 @@ def test_a_vlan_network_fails_clearly_on_a_kernel_without_8021q(
     assert cloud.ping(net.vm1.namespace, net.vm2.ip)  # the rest of the host goes on
     cloud.ok("DELETE", f"ports/{port['id']}", "admin")
     cloud.ok("DELETE", f"networks/{vlan['id']}", "admin")
+
+
+def test_a_flat_network_bridges_the_mapped_interface(cloud: Cloud, net: Topology) -> None:
+    """The mapped interface (one end of a veth whose other end is in a namespace standing
+    in for a machine on that segment) joins the flat network's bridge, and leaves it, but
+    stays, when the network goes: it is not the agent's."""
+    interface = f"{cloud.token}p0"
+    outside = cloud.namespace("outside")
+    with Netlink() as host:
+        host.ensure_veth(interface, "eth0", peer_namespace=outside)
+    with Netlink(outside) as inside:
+        inside.set_link("eth0", up=True)
+        inside.ensure_address("eth0", "10.61.7.200/24")
+    flat = cloud.create(
+        "network",
+        "admin",
+        name="flat",
+        **{"provider:network_type": "flat", "provider:physical_network": "flatphys"},
+    )
+    cloud.create("subnet", "admin", network_id=flat["id"], cidr="10.61.7.0/24", ip_version=4)
+    vm5 = cloud.instance("vm5", flat["id"], "admin")
+    with Netlink() as host:
+        assert interface in host.bridges()[bridge_name(flat["id"])]
+    assert cloud.ping(vm5.namespace, "10.61.7.200")
+    cloud.remove_instance(vm5)
+    cloud.ok("DELETE", f"ports/{vm5.port['id']}", "admin")
+    cloud.ok("DELETE", f"networks/{flat['id']}", "admin")
+    cloud.sync()
+    with Netlink() as host:
+        assert host.index(bridge_name(flat["id"])) is None
+        link = host.link(interface)
+        assert link is not None and link.master is None
 
 
 def test_restarted_agents_converge_and_remove_orphans(cloud: Cloud, net: Topology) -> None:
