@@ -35,6 +35,8 @@ from stratus.compute.virt.fake import FakeDriver
 from stratus.identity.api import build_app as build_identity_app
 from stratus.identity.bootstrap import CatalogEntry, bootstrap
 from stratus.image.api import build_app as build_image_app
+from stratus.network.api import build_app as build_network_app
+from stratus.network.api import make_backend as make_network_backend
 from stratus.runtime import migrations
 from stratus.runtime.config import Config
 from stratus.runtime.identity_client import IdentityClient
@@ -44,11 +46,16 @@ from stratus.runtime.process import Runtime
 PASSWORD = "secret-password"
 NOVA_PASSWORD = "nova-secret"
 GLANCE_PASSWORD = "glance-secret"
+NEUTRON_PASSWORD = "neutron-secret"
 COMMON_CONFIG = f"""
 [identity]
 password_hash_cost = 10
 [image]
 service_password = {GLANCE_PASSWORD}
+[network]
+service_password = {NEUTRON_PASSWORD}
+[ml2_type_vxlan]
+vni_ranges = 1:1000
 [compute]
 service_password = {NOVA_PASSWORD}
 compute_driver = fake
@@ -60,6 +67,10 @@ memory_mb = 8192
 local_gb = 200
 """
 IMAGE_URL = "http://127.0.0.1:9292"
+NETWORK_URL = "http://127.0.0.1:9696"
+# The network service is in the catalog of this region only, so that the other tests
+# see a cloud without one.
+NETWORK_REGION = "RegionTwo"
 KERNEL_PROPS = {"hw_architecture": "x86_64"}
 
 
@@ -83,6 +94,7 @@ class Cloud:
 
     identity: TestClient
     image: TestClient
+    network: TestClient
     users: dict[str, User]
     images: dict[str, str] = field(default_factory=dict)
 
@@ -128,7 +140,11 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
         runtime,
         admin_password=PASSWORD,
         demo_password=PASSWORD,
-        service_passwords={"glance": GLANCE_PASSWORD, "nova": NOVA_PASSWORD},
+        service_passwords={
+            "glance": GLANCE_PASSWORD,
+            "nova": NOVA_PASSWORD,
+            "neutron": NEUTRON_PASSWORD,
+        },
         endpoints=[
             CatalogEntry("image", "glance", IMAGE_URL),
             CatalogEntry("compute", "nova", "http://127.0.0.1:8774/v2.1"),
@@ -136,12 +152,17 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
         region="RegionOne",
     )
     migrations.upgrade("image", runtime.database("image"))
+    migrations.upgrade("network", runtime.database("network"))
     identity = TestClient(build_identity_app(runtime), base_url="http://127.0.0.1:5000")
     identity.__enter__()
     validator = IdentityClient(runtime.conf, "image", http=identity)
     image = TestClient(build_image_app(runtime, validator), base_url=IMAGE_URL)
     image.__enter__()
-    env = Cloud(identity, image, {})
+    network_validator = IdentityClient(runtime.conf, "network", http=identity)
+    network_app = build_network_app(make_network_backend(runtime), network_validator)
+    network = TestClient(network_app, base_url=NETWORK_URL)
+    network.__enter__()
+    env = Cloud(identity, image, network, {})
     admin_token = env.token("admin", "admin")
     admin = {"X-Auth-Token": admin_token}
 
@@ -150,6 +171,12 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
         assert response.status_code == 201, response.text
         return response.json()[kind]["id"]
 
+    identity.post("/v3/regions", json={"region": {"id": NETWORK_REGION}}, headers=admin)
+    neutron = create("service", {"type": "network", "name": "neutron"})
+    for interface in ("public", "internal"):
+        endpoint = {"service_id": neutron, "interface": interface, "url": NETWORK_URL,
+                    "region_id": NETWORK_REGION}  # fmt: skip
+        create("endpoint", endpoint)
     roles = {r["name"]: r["id"] for r in identity.get("/v3/roles", headers=admin).json()["roles"]}
     projects = {
         p["name"]: p["id"] for p in identity.get("/v3/projects", headers=admin).json()["projects"]
@@ -174,6 +201,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     env.images["big"] = env.create_image("demo", name="big", min_ram=100_000)
     env.images["arm"] = env.create_image("demo", name="arm", hw_architecture="aarch64")
     yield env
+    network.__exit__(None, None, None)
     image.__exit__(None, None, None)
     identity.__exit__(None, None, None)
     runtime.close()
@@ -284,7 +312,11 @@ class Env:
 
 
 def make_env(
-    cloud: Cloud, compute_tables: Path, tmp_path: Path, extra_config: str = ""
+    cloud: Cloud,
+    compute_tables: Path,
+    tmp_path: Path,
+    extra_config: str = "",
+    network_region: str = "RegionOne",
 ) -> Iterator[Env]:
     bus = f"memory://compute-{uuid.uuid4().hex}"
     runtime = Runtime(_config(tmp_path, f"[DEFAULT]\ntransport_url = {bus}\n{extra_config}"))
@@ -293,7 +325,7 @@ def make_env(
     conf = runtime.conf
     identity = IdentityClient(conf, "compute", http=cloud.identity)
     images = ImageClient(ServiceClient(identity, "image", "RegionOne", http=cloud.image))
-    network = NetworkClient(ServiceClient(identity, "network", "RegionOne", http=cloud.image))
+    network = NetworkClient(ServiceClient(identity, "network", network_region, http=cloud.network))
     backend = Backend(
         conf, runtime.database("compute"), runtime.bus, default_policy(), images, network
     )
@@ -315,3 +347,16 @@ def make_env(
 @pytest.fixture
 def env(cloud: Cloud, compute_tables: Path, tmp_path: Path) -> Iterator[Env]:
     yield from make_env(cloud, compute_tables, tmp_path)
+
+
+@pytest.fixture
+def netenv(cloud: Cloud, compute_tables: Path, tmp_path: Path) -> Iterator[Env]:
+    """A compute service in the region whose catalog has the network service (whose
+    ports, networks and security groups are removed after each test)."""
+    yield from make_env(cloud, compute_tables, tmp_path, network_region=NETWORK_REGION)
+    admin = {"X-Auth-Token": cloud.users["admin"].token}
+    for kind, keep in (("ports", None), ("networks", None), ("security-groups", "default")):
+        listed = cloud.network.get(f"/v2.0/{kind}", headers=admin).json()[kind.replace("-", "_")]
+        for item in listed:
+            if item.get("name") != keep:
+                cloud.network.delete(f"/v2.0/{kind}/{item['id']}", headers=admin)
