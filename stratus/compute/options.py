@@ -38,12 +38,6 @@ register(
         bool,
     ),
     Opt("instances_path", "{data_dir}/instances", "Where the agent keeps disks and consoles."),
-    Opt(
-        "resize_confirm_window",
-        0,
-        "Seconds after which a resize waiting for confirmation is confirmed (0: never).",
-        int,
-    ),
     Opt("max_limit", 1000, "Most items one list response holds.", int),
     Opt("report_interval", 10, "Seconds between a compute service's heartbeats.", int),
     Opt(
