@@ -10,7 +10,8 @@ ports (``get_l2_state``), and then:
   veth patch when the interface is itself a bridge, such as the public bridge), or a
   VLAN subinterface of it;
 - attaches each port's device (``tap`` + port id, see ``devices``) found on the host to
-  its bridge, and reports those ports ACTIVE and the others DOWN;
+  its bridge (or detaches it while the port's admin state is down), and reports those
+  ports ACTIVE and the others DOWN;
 - installs the host's security groups in one firewall batch;
 - removes the bridges and uplinks it made for networks that have nothing here any more.
 
@@ -21,6 +22,7 @@ interface) is logged with the reason and its ports stay DOWN; the others go on.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from stratus.host import firewall
@@ -187,14 +189,18 @@ class L2Agent(loop.Agent):
         ready: set[str],
         bridges: dict[str, list[str]],
     ) -> set[str]:
-        """Put each port's device that exists into its bridge; the ids of those wired."""
+        """Put each port's device that exists into its bridge, or take it out when the
+        port's admin state is down; the ids of those wired."""
         wired = set()
         for port in ports:
             if port["network_id"] not in ready:
                 continue
             device = devices.port_device(port["id"])
             bridge = bridge_name(port["network_id"])
-            if device in bridges.get(bridge, ()):
+            if not port["admin_state_up"]:
+                if device in bridges.get(bridge, ()):
+                    host.detach(device)
+            elif device in bridges.get(bridge, ()):
                 wired.add(port["id"])
             elif host.index(device) is not None:
                 try:
@@ -232,7 +238,9 @@ class L2Agent(loop.Agent):
 
     # -- orphans -----------------------------------------------------------------------
 
-    def _remove_orphans(self, host: Netlink, made: set[str], networks: Any) -> None:
+    def _remove_orphans(
+        self, host: Netlink, made: set[str], networks: Iterable[dict[str, Any]]
+    ) -> None:
         """Remove what this host made for networks it no longer has. Only names recorded
         before the state was read are candidates: a bridge recorded later (by port
         plugging, after binding a port) belongs to a network the state may not show yet."""

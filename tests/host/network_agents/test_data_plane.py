@@ -107,6 +107,18 @@ def test_instances_on_one_network_reach_each_other(cloud: Cloud, net: Topology) 
     assert cloud.ping(net.vm2.namespace, net.vm1.ip)
 
 
+def test_a_port_whose_admin_state_is_down_is_cut_off(cloud: Cloud, net: Topology) -> None:
+    port = f"ports/{net.vm2.port['id']}"
+    cloud.ok("PUT", port, json={"port": {"admin_state_up": False}})
+    cloud.sync()
+    assert cloud.port(net.vm2.port["id"])["status"] == "DOWN"
+    assert not cloud.ping(net.vm1.namespace, net.vm2.ip)
+    cloud.ok("PUT", port, json={"port": {"admin_state_up": True}})
+    cloud.sync()
+    assert cloud.port(net.vm2.port["id"])["status"] == "ACTIVE"
+    assert cloud.ping(net.vm1.namespace, net.vm2.ip)
+
+
 def test_another_projects_network_is_isolated(cloud: Cloud, net: Topology) -> None:
     # vm4's subnet has the same CIDR as network A: only the bridges keep them apart.
     assert not cloud.ping(net.vm4.namespace, net.vm1.ip)
