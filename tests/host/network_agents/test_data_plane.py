@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from stratus.host import namespaces
+from stratus.host import dnsmasq, namespaces
 from stratus.host.names import bridge_name
 from stratus.host.netlink import FLOOD_MAC, Netlink
 from stratus.network import public
@@ -286,6 +286,7 @@ def test_restarted_agents_converge_and_remove_orphans(cloud: Cloud, net: Topolog
         assert host.index(bridge_name(net.c["id"])) is not None  # an orphan, for now
     cloud.start_agents()
     assert not namespaces.exists(f"qdhcp-{net.c['id']}")
+    assert net.c["id"] not in dnsmasq.running_networks(cloud.state_path / "dhcp")
     with Netlink() as host:
         assert host.index(bridge_name(net.c["id"])) is None
     assert cloud.ping(net.vm1.namespace, net.vm3.ip)
