@@ -4,8 +4,9 @@ seconds, and at once when the server hints that something changed.
 
 One thread per agent does both, so an agent's passes never overlap. Hints that arrive
 during a pass are folded into one more pass. A pass that fails is retried a few seconds
-later; nothing is reconciled until the server has recorded the agent (its state for an
-unknown agent would be empty, and the agent would tear everything down).
+later, backing off while it keeps failing; nothing is reconciled until the server has
+recorded the agent (its state for an unknown agent would be empty, and the agent would
+tear everything down).
 
 On the bus, an agent serves its topic for its host: ``changed(**ids)`` (the server's
 hint, by fanout) and ``sync(wait)`` (a call: reconcile now and return when done; port
@@ -146,6 +147,7 @@ class Runner:
 
     def _run(self) -> None:
         registered = False
+        failures = 0  # passes failed in a row
         next_report = next_pass = time.monotonic()
         while True:
             with self._cond:
@@ -166,12 +168,19 @@ class Runner:
                 if not registered or not (hinted or now >= next_pass):
                     continue
             failure = self._pass(full=now >= next_pass)
-            delay = self.resync_interval if failure is None else RETRY_SECONDS
-            next_pass = time.monotonic() + delay
+            failures = 0 if failure is None else failures + 1
+            next_pass = time.monotonic() + self._delay(failures)
             with self._cond:
                 self._done = covered
                 self._failure = failure
                 self._cond.notify_all()
+
+    def _delay(self, failures: int) -> float:
+        """Until the next pass: the resync interval, or after failures a retry that backs
+        off (2, 4, 8 ... seconds, at most the resync interval)."""
+        if failures == 0:
+            return self.resync_interval
+        return min(RETRY_SECONDS * 2 ** (failures - 1), self.resync_interval)
 
     def _report(self, start: bool) -> bool:
         try:
