@@ -38,6 +38,12 @@ register(
         bool,
     ),
     Opt("instances_path", "{data_dir}/instances", "Where the agent keeps disks and consoles."),
+    Opt(
+        "shutdown_timeout",
+        60,
+        "Seconds a guest has to power off when asked (ACPI) before it is turned off.",
+        int,
+    ),
     Opt("max_limit", 1000, "Most items one list response holds.", int),
     Opt("report_interval", 10, "Seconds between a compute service's heartbeats.", int),
     Opt(
@@ -123,6 +129,18 @@ register(
     Opt("injected_files", 5, "Files injected per server.", int),
     Opt("injected_file_content_bytes", 10 * 1024, "Bytes per injected file.", int),
     Opt("injected_file_path_length", 255, "Characters per injected file path.", int),
+)
+
+register(
+    "libvirt",
+    Opt("connection_uri", "qemu:///system", "The libvirt connection of the compute agent."),
+    Opt(
+        "virt_type",
+        "auto",
+        "kvm, qemu (TCG, no hardware acceleration), or auto: kvm where /dev/kvm works and "
+        "the CPU offers virtualization extensions, qemu elsewhere.",
+        choices=("auto", "kvm", "qemu"),
+    ),
 )
 
 register(

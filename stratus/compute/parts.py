@@ -67,6 +67,6 @@ def service_clients(runtime: Runtime) -> tuple[ImageClient, NetworkClient]:
 
 def build_agent(runtime: Runtime) -> WorkerPart:
     images, network = service_clients(runtime)
-    driver = load_driver(runtime.conf, images)
+    driver = load_driver(runtime.conf, images, network.service, runtime.bus)
     agent = ComputeAgent(runtime.conf, runtime.bus, driver, Networking(network), images)
     return WorkerPart("compute-agent", agent.start, agent.stop)

@@ -213,8 +213,9 @@ class ComputeAgent:
         )
 
     def _cleanup(self, instance: Instance, network_info: list[dict[str, Any]] | None) -> None:
+        """Remove the server's domain (and the devices of ``network_info``), then its ports."""
         try:
-            self.driver.destroy(instance)
+            self.driver.destroy({**instance, "network_info": network_info or []})
         finally:
             self.networking.deallocate(instance, network_info or None)
 

@@ -1,0 +1,224 @@
+"""The libvirt driver: one QEMU domain per server (KVM where it works, TCG elsewhere),
+booting a qcow2 overlay on the host's cached image, or the image's kernel and ramdisk
+directly; its NICs are taps plugged into their networks by the network service's
+plugging; its serial console is a file.
+
+Domains are persistent and named ``instance-<uuid>``, so that an agent that restarts
+finds them. Resizes stay on one host (a disk is not copied between hosts).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import libvirt
+
+from stratus.compute import states
+from stratus.compute.clients.images import ImageClient
+from stratus.compute.virt.driver import Instance, NetworkInfo, VirtDriver, VirtError
+from stratus.compute.virt.libvirt.config import Boot, domain_xml
+from stratus.compute.virt.libvirt.disks import CONSOLE, DISK, Disks, qemu_img
+from stratus.compute.virt.libvirt.host import Host, power_state
+from stratus.network.plugging import Plugging, Tap
+from stratus.runtime.config import Config
+
+LOG = logging.getLogger(__name__)
+
+CONSOLE_TAIL_BYTES = 100 * 1024
+POLL = 0.2
+UNDEFINE_FLAGS = (
+    libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+    | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+    | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+)
+
+
+class LibvirtDriver(VirtDriver):
+    def __init__(self, conf: Config, images: ImageClient, plugging: Plugging) -> None:
+        self.hostname: str = conf.get("DEFAULT", "host")
+        self.host_ip: str = conf.get("DEFAULT", "my_ip")
+        self.host = Host(conf.libvirt.connection_uri, conf.libvirt.virt_type)
+        self.disks = Disks(Path(conf.compute.instances_path), images)
+        self.plugging = plugging
+        self.shutdown_timeout: int = conf.compute.shutdown_timeout
+        LOG.info("libvirt driver on %s with virt_type %s", self.host.uri, self.host.virt_type)
+
+    # -- the host -----------------------------------------------------------------------
+
+    def hosts(self) -> list[str]:
+        return [self.hostname]
+
+    def nodes(self, host: str) -> list[dict[str, Any]]:
+        return [self.host.node(host, self.disks.root, self.host_ip)]
+
+    def list_instances(self, host: str) -> dict[str, int]:
+        return self.host.domains()
+
+    def power_state(self, instance: Instance) -> int:
+        domain = self.host.domain(instance["uuid"])
+        return states.NOSTATE if domain is None else power_state(domain)
+
+    # -- building and deleting ----------------------------------------------------------
+
+    def spawn(self, instance: Instance, network_info: NetworkInfo) -> None:
+        props = instance.get("image_properties") or {}
+        disk = self.disks.create(
+            instance["uuid"],
+            instance["image_ref"],
+            str(props.get("disk_format") or "qcow2"),
+            instance["flavor"]["root_gb"],
+        )
+        self._plug(instance, network_info)
+        self._define(instance, disk, network_info).create()
+
+    def _boot(self, instance: Instance, disk: Path) -> Boot:
+        kernel = ramdisk = None
+        if instance.get("kernel_id"):
+            kernel = self.disks.cached(instance["kernel_id"])
+            if instance.get("ramdisk_id"):
+                ramdisk = self.disks.cached(instance["ramdisk_id"])
+        console = self.disks.instance_dir(instance["uuid"]) / CONSOLE
+        return Boot(disk=disk, console_log=console, kernel=kernel, ramdisk=ramdisk)
+
+    def _define(
+        self, instance: Instance, disk: Path, network_info: NetworkInfo
+    ) -> libvirt.virDomain:
+        xml = domain_xml(instance, self._boot(instance, disk), network_info, self.host.virt_type)
+        try:
+            return self.host.conn.defineXML(xml)
+        except libvirt.libvirtError as exc:
+            raise VirtError(f"libvirt refused the domain of {instance['uuid']}: {exc}") from exc
+
+    def _plug(self, instance: Instance, network_info: NetworkInfo) -> None:
+        owner = "compute:" + (instance.get("availability_zone") or "nova")
+        for vif in network_info:
+            self.plugging.plug(
+                vif["port_id"], Tap(vif["devname"]), device_id=instance["uuid"], device_owner=owner
+            )
+
+    def _unplug(self, network_info: NetworkInfo) -> None:
+        for vif in network_info:
+            self.plugging.unplug(vif["port_id"], Tap(vif["devname"]), unbind=False)
+
+    def destroy(self, instance: Instance) -> None:
+        domain = self.host.domain(instance["uuid"])
+        if domain is not None:
+            if domain.isActive():
+                domain.destroy()
+            domain.undefineFlags(UNDEFINE_FLAGS)
+        self._unplug(instance.get("network_info") or [])
+        self.disks.remove(instance["uuid"])
+
+    # -- power --------------------------------------------------------------------------
+
+    def _domain(self, instance: Instance) -> libvirt.virDomain:
+        domain = self.host.domain(instance["uuid"])
+        if domain is None:
+            raise VirtError(f"server {instance['uuid']} has no domain on {self.hostname}")
+        return domain
+
+    def power_off(self, instance: Instance) -> None:
+        """ACPI power button first; turned off if the guest has not gone in time."""
+        domain = self._domain(instance)
+        if not domain.isActive():
+            return
+        try:
+            domain.shutdown()
+        except libvirt.libvirtError:
+            LOG.debug("guest %s ignored the shutdown request", instance["uuid"], exc_info=True)
+        deadline = time.monotonic() + self.shutdown_timeout
+        while domain.isActive() and time.monotonic() < deadline:
+            time.sleep(POLL)
+        if domain.isActive():
+            domain.destroy()
+
+    def power_on(self, instance: Instance) -> None:
+        domain = self._domain(instance)
+        if not domain.isActive():
+            domain.create()
+
+    def reboot(self, instance: Instance, hard: bool) -> None:
+        domain = self._domain(instance)
+        if not hard and domain.isActive():
+            domain.reboot(0)
+            return
+        if domain.isActive():
+            domain.destroy()
+        domain.create()
+
+    def pause(self, instance: Instance) -> None:
+        self._domain(instance).suspend()
+
+    def unpause(self, instance: Instance) -> None:
+        self._domain(instance).resume()
+
+    def suspend(self, instance: Instance) -> None:
+        self._domain(instance).managedSave(0)
+
+    def resume(self, instance: Instance) -> None:
+        self._domain(instance).create()  # restores the managed save
+
+    # -- resize (on one host) -----------------------------------------------------------
+
+    def migrate_disk_and_power_off(self, instance: Instance, dest_host: str) -> None:
+        if dest_host != self.hostname:
+            raise VirtError("The libvirt driver resizes servers on their own host only.")
+        self.power_off(instance)
+
+    def finish_migration(
+        self, instance: Instance, network_info: NetworkInfo, power_on: bool
+    ) -> None:
+        disk = self.disks.instance_dir(instance["uuid"]) / DISK
+        self.disks.grow(disk, instance["flavor"]["root_gb"])
+        domain = self._define(instance, disk, network_info)
+        if power_on:
+            domain.create()
+
+    def confirm_migration(self, instance: Instance, source_host: str) -> None:
+        """Nothing is left behind: the disk never left the host."""
+
+    def finish_revert_migration(
+        self, instance: Instance, network_info: NetworkInfo, power_on: bool
+    ) -> None:
+        domain = self.host.domain(instance["uuid"])
+        if domain is not None and domain.isActive():
+            domain.destroy()
+        disk = self.disks.instance_dir(instance["uuid"]) / DISK
+        domain = self._define(instance, disk, network_info)
+        if power_on:
+            domain.create()
+
+    # -- snapshot and console -----------------------------------------------------------
+
+    def snapshot(self, instance: Instance, upload: Callable[[Path], None]) -> None:
+        """A standalone qcow2 of the server's disk, taken with the guest paused."""
+        domain = self._domain(instance)
+        disk = self.disks.instance_dir(instance["uuid"]) / DISK
+        running = domain.isActive() and power_state(domain) == states.RUNNING
+        with tempfile.TemporaryDirectory(dir=self.disks.root) as tmp:
+            target = Path(tmp) / "snapshot.qcow2"
+            if running:
+                domain.suspend()
+            try:
+                qemu_img("convert", "-U", "-O", "qcow2", str(disk), str(target))
+            finally:
+                if running:
+                    domain.resume()
+            upload(target)
+
+    def get_console_output(self, instance: Instance) -> str:
+        self._domain(instance)
+        log = self.disks.instance_dir(instance["uuid"]) / CONSOLE
+        try:
+            with open(log, "rb") as handle:
+                handle.seek(0, 2)
+                size = handle.tell()
+                handle.seek(max(0, size - CONSOLE_TAIL_BYTES))
+                return handle.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
