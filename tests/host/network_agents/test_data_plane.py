@@ -24,6 +24,7 @@ from stratus.host.names import bridge_name
 from stratus.host.netlink import FLOOD_MAC, Netlink
 from stratus.network import public
 from stratus.network.agent import devices
+from stratus.network.plugging import PlugError, Tap, device_name
 
 if TYPE_CHECKING:
     from tests.host.network_agents.conftest import Cloud, Instance
@@ -268,6 +269,27 @@ def test_a_flat_network_bridges_the_mapped_interface(cloud: Cloud, net: Topology
         assert host.index(bridge_name(flat["id"])) is None
         link = host.link(interface)
         assert link is not None and link.master is None
+
+
+def test_a_tap_is_plugged_and_unplugged(cloud: Cloud, net: Topology) -> None:
+    """What compute does for a VM: the same interface, with a tap."""
+    port = cloud.create("port", network_id=net.b["id"], name="tap")
+    tap = Tap(device_name(port["id"]))
+    plugged = cloud.plugging.plug(port["id"], tap, device_id="vm", device_owner="compute:nova")
+    assert plugged.active and plugged.bridge == bridge_name(net.b["id"])
+    assert plugged.port["binding:host_id"] == cloud.host and plugged.mtu == net.b["mtu"]
+    with Netlink() as host:
+        link = host.link(tap.name)
+        assert link is not None and link.kind == "tun" and link.mtu == net.b["mtu"]
+        assert tap.name in host.bridges()[plugged.bridge]
+    with pytest.raises(PlugError, match="must be named"):
+        cloud.plugging.plug(port["id"], Tap("tapnotitsname"))
+    cloud.plugging.unplug(port["id"], tap)
+    with Netlink() as host:
+        assert host.index(tap.name) is None
+    assert cloud.port(port["id"])["binding:host_id"] == ""
+    cloud.plugging.unplug(port["id"], tap)  # again: nothing left to do
+    cloud.ok("DELETE", f"ports/{port['id']}")
 
 
 def test_restarted_agents_converge_and_remove_orphans(cloud: Cloud, net: Topology) -> None:
