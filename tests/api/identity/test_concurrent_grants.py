@@ -19,7 +19,7 @@ def test_racing_grants_and_memberships_all_succeed(cloud: Any) -> None:
     ]
     for path in paths:
         with ThreadPoolExecutor(8) as pool:
-            codes = list(pool.map(lambda _: cloud.client.put(path, headers=cloud.admin), range(16)))
+            codes = list(pool.map(lambda p: cloud.client.put(p, headers=cloud.admin), [path] * 16))
         assert [c.status_code for c in codes] == [204] * 16, (path, [c.text for c in codes])
     query = {"user.id": user["id"], "scope.project.id": project["id"]}
     listed = cloud.client.get("/v3/role_assignments", params=query, headers=cloud.admin)
