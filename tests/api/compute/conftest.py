@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from stratus.compute.clients.network import NetworkClient
 from stratus.compute.flavors import create_default_flavors
 from stratus.compute.networking import Networking
 from stratus.compute.parts import build_conductor, build_scheduler
+from stratus.compute.virt.driver import VirtDriver
 from stratus.compute.virt.fake import FakeDriver
 from stratus.identity.api import build_app as build_identity_app
 from stratus.identity.bootstrap import CatalogEntry, bootstrap
@@ -38,6 +39,7 @@ from stratus.image.api import build_app as build_image_app
 from stratus.network.api import build_app as build_network_app
 from stratus.network.api import make_backend as make_network_backend
 from stratus.runtime import migrations
+from stratus.runtime.bus import Bus
 from stratus.runtime.config import Config
 from stratus.runtime.identity_client import IdentityClient
 from stratus.runtime.parts import WorkerPart
@@ -226,7 +228,7 @@ class Env:
     client: TestClient
     cloud: Cloud
     runtime: Runtime
-    driver: FakeDriver
+    driver: Any  # the fake driver, unless the test made another
     agent: ComputeAgent
     parts: list[WorkerPart]
 
@@ -311,15 +313,23 @@ class Env:
             time.sleep(0.01)
 
 
+DriverFactory = Callable[[Config, ImageClient, ServiceClient, Bus], VirtDriver]
+
+
 def make_env(
     cloud: Cloud,
     compute_tables: Path,
     tmp_path: Path,
     extra_config: str = "",
     network_region: str = "RegionOne",
+    driver_factory: DriverFactory | None = None,
 ) -> Iterator[Env]:
+    """A compute service (with the fake driver unless ``driver_factory`` makes another)."""
     bus = f"memory://compute-{uuid.uuid4().hex}"
-    runtime = Runtime(_config(tmp_path, f"[DEFAULT]\ntransport_url = {bus}\n{extra_config}"))
+    overrides = tmp_path / "stratus.conf.d"
+    overrides.mkdir()
+    (overrides / "50-test.conf").write_text(extra_config)
+    runtime = Runtime(_config(tmp_path, f"[DEFAULT]\ntransport_url = {bus}\n"))
     (tmp_path / "data").mkdir()
     shutil.copy(compute_tables, tmp_path / "data" / compute_tables.name)
     conf = runtime.conf
@@ -330,7 +340,11 @@ def make_env(
         conf, runtime.database("compute"), runtime.bus, default_policy(), images, network
     )
     parts = [build_scheduler(runtime), build_conductor(runtime)]
-    driver = FakeDriver(conf)
+    driver = (
+        driver_factory(conf, images, network.service, runtime.bus)
+        if driver_factory
+        else FakeDriver(conf)
+    )
     agent = ComputeAgent(conf, runtime.bus, driver, Networking(network), images)
     for part in parts:
         part.start()
