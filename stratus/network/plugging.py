@@ -107,7 +107,7 @@ class Plugging:
         self.api = api
         self.bus = bus
         self.host: str = conf.get("DEFAULT", "host")
-        self.bridges = Owned(conf.network_agent.state_path, L2)
+        self.bridge_records = Owned(conf.network_agent.state_path, L2)
 
     def plug(
         self,
@@ -145,7 +145,7 @@ class Plugging:
         bridge = port["binding:vif_details"]["bridge_name"]
         try:
             with Netlink() as host:
-                devices.ensure_bridge(host, self.bridges, port["network_id"])
+                devices.ensure_bridge(host, self.bridge_records, port["network_id"])
                 host.attach(device.name, bridge)
         except HostError as e:
             raise PlugError(f"cannot attach port {port_id} to {bridge}: {e}") from e

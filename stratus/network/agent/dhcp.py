@@ -41,7 +41,7 @@ class DhcpAgent(loop.Agent):
     def __init__(self, conf: Config, bus: Bus) -> None:
         super().__init__(conf, bus)
         self.owned = Owned(self.state_path, DHCP)
-        self.bridges = Owned(self.state_path, L2)
+        self.bridge_records = Owned(self.state_path, L2)
         self.dnsmasq_dir = Path(self.state_path) / "dhcp"
         self._served: dict[str, dict[str, Any]] = {}  # network id -> state as last served
 
@@ -58,7 +58,7 @@ class DhcpAgent(loop.Agent):
                     continue
                 self._served.pop(network["id"], None)
                 try:
-                    attached |= self._serve(host, network)
+                    attached |= self._serve(host, network, bridges)
                 except HostError as e:
                     LOG.error("cannot serve DHCP on network %s: %s", network["id"], e)
                     failed.append(network["id"])
@@ -82,8 +82,8 @@ class DhcpAgent(loop.Agent):
             and Dnsmasq(self.dnsmasq_dir, network["id"]).pid is not None
         )
 
-    def _serve(self, host: Netlink, network: dict[str, Any]) -> bool:
-        """Serve one network; True when its DHCP port was newly attached to the bridge."""
+    def _serve(self, host: Netlink, network: dict[str, Any], bridges: dict[str, list[str]]) -> bool:
+        """Serve one network; True when its DHCP port was not in the bridge before."""
         port = network["port"]
         namespace = dhcp_namespace(network["id"])
         if not namespaces.exists(namespace):
@@ -92,12 +92,12 @@ class DhcpAgent(loop.Agent):
         device = devices.port_device(port["id"])
         inner = devices.inner_device(devices.DHCP_PREFIX, port["id"])
         subnets = {s["id"]: s for s in network["subnets"]}
-        attached = host.index(device) is None
-        if attached:
+        attached = device not in bridges.get(network["bridge"], ())
+        if host.index(device) is None:
             self.owned.claim(device)
         devices.wire_veth(
             host,
-            devices.ensure_bridge(host, self.bridges, network["id"]),
+            devices.ensure_bridge(host, self.bridge_records, network["id"]),
             device,
             inner,
             namespace=namespace,

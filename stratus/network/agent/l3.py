@@ -41,7 +41,7 @@ class L3Agent(loop.Agent):
     def __init__(self, conf: Config, bus: Bus) -> None:
         super().__init__(conf, bus)
         self.owned = Owned(self.state_path, L3)
-        self.bridges = Owned(self.state_path, L2)
+        self.bridge_records = Owned(self.state_path, L2)
         self._attached = False  # a veth was newly attached to a bridge in this pass
         self._routers: dict[str, dict[str, Any]] = {}  # router id -> state as last wired
 
@@ -58,7 +58,7 @@ class L3Agent(loop.Agent):
                 if not ok:
                     self._routers.pop(router["id"], None)
                     try:
-                        self._ensure_router(host, router)
+                        self._ensure_router(host, router, bridges)
                         self._routers[router["id"]] = router
                         ok = True
                     except HostError as e:
@@ -91,7 +91,9 @@ class L3Agent(loop.Agent):
             )
         )
 
-    def _ensure_router(self, host: Netlink, router: dict[str, Any]) -> None:
+    def _ensure_router(
+        self, host: Netlink, router: dict[str, Any], bridges: dict[str, list[str]]
+    ) -> None:
         namespace = router_namespace(router["id"])
         if not namespaces.exists(namespace):
             self.owned.claim(namespace)
@@ -101,10 +103,12 @@ class L3Agent(loop.Agent):
         fips = [f for f in router["floating_ips"] if f["fixed_ip_address"]]
         wanted = set()
         for port in router["interfaces"]:
-            wanted.add(self._wire(host, namespace, port, devices.ROUTER_INTERFACE_PREFIX, []))
+            wanted.add(
+                self._wire(host, namespace, port, devices.ROUTER_INTERFACE_PREFIX, [], bridges)
+            )
         if gateway is not None:
             extra = [f"{f['floating_ip_address']}/32" for f in fips]
-            qg = self._wire(host, namespace, gateway, devices.ROUTER_GATEWAY_PREFIX, extra)
+            qg = self._wire(host, namespace, gateway, devices.ROUTER_GATEWAY_PREFIX, extra, bridges)
             wanted.add(qg)
         with Netlink(namespace) as inside:
             for prefix in (devices.ROUTER_INTERFACE_PREFIX, devices.ROUTER_GATEWAY_PREFIX):
@@ -142,6 +146,7 @@ class L3Agent(loop.Agent):
         port: dict[str, Any],
         prefix: str,
         extra_addresses: list[str],
+        bridges: dict[str, list[str]],
     ) -> str:
         """The router's veth for ``port``; its name inside the namespace."""
         device = devices.port_device(port["id"])
@@ -150,10 +155,10 @@ class L3Agent(loop.Agent):
         addresses = [f"{ip['ip_address']}/{prefixes[ip['subnet_id']]}" for ip in port["fixed_ips"]]
         if host.index(device) is None:
             self.owned.claim(device)
-            self._attached = True
+        self._attached |= device not in bridges.get(port["network"]["bridge"], ())
         devices.wire_veth(
             host,
-            devices.ensure_bridge(host, self.bridges, port["network_id"]),
+            devices.ensure_bridge(host, self.bridge_records, port["network_id"]),
             device,
             inner,
             namespace=namespace,
