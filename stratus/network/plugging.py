@@ -119,7 +119,9 @@ class Plugging:
         wait: float | None = 30.0,
     ) -> Plugged:
         """Bind the port here and attach ``device`` to its network's bridge; with ``wait``,
-        return once the L2 agent has wired it (PlugError if it has not in time)."""
+        return once the L2 agent has had a pass at it (``active`` says whether it could
+        wire it; PlugError if no pass finished in time). A device this call made is
+        removed again when the port cannot be bound or attached."""
         if device.name != device_name(port_id):
             raise PlugError(f"the device of port {port_id} must be named {device_name(port_id)}")
         port = self._port("GET", port_id)
@@ -128,9 +130,29 @@ class Plugging:
         # the binding sets off most likely finds it already in the bridge.
         try:
             with Netlink() as host:
-                self._make(host, device, port["mac_address"], mtu)
+                made = self._make(host, device, port["mac_address"], mtu)
         except HostError as e:
             raise PlugError(f"cannot make the device of port {port_id}: {e}") from e
+        try:
+            port, bridge = self._bind_and_attach(port_id, device, device_id, device_owner)
+        except PlugError:
+            if made:
+                with Netlink() as host:
+                    host.delete_link(device.name)
+            raise
+        if wait is None:
+            self._hint()
+            return Plugged(port, bridge, mtu, active=False)
+        try:
+            self.bus.call(topics.L2_AGENT, "sync", host=self.host, timeout=wait + 5, wait=wait)
+        except BusError as e:
+            raise PlugError(f"the L2 agent of {self.host} did not wire port {port_id}: {e}") from e
+        port = self._port("GET", port_id)
+        return Plugged(port, bridge, mtu, active=port["status"] == "ACTIVE")
+
+    def _bind_and_attach(
+        self, port_id: str, device: Device, device_id: str | None, device_owner: str | None
+    ) -> tuple[dict[str, Any], str]:
         binding: dict[str, Any] = {"binding:host_id": self.host}
         if device_id is not None:
             binding["device_id"] = device_id
@@ -149,15 +171,7 @@ class Plugging:
                 host.attach(device.name, bridge)
         except HostError as e:
             raise PlugError(f"cannot attach port {port_id} to {bridge}: {e}") from e
-        if wait is None:
-            self._hint()
-            return Plugged(port, bridge, mtu, active=False)
-        try:
-            self.bus.call(topics.L2_AGENT, "sync", host=self.host, timeout=wait + 5, wait=wait)
-        except BusError as e:
-            raise PlugError(f"the L2 agent of {self.host} did not wire port {port_id}: {e}") from e
-        port = self._port("GET", port_id)
-        return Plugged(port, bridge, mtu, active=port["status"] == "ACTIVE")
+        return port, bridge
 
     def unplug(self, port_id: str, device: Device, *, unbind: bool = True) -> None:
         """Remove the device (a veth with its peer) and unbind the port, if it still
@@ -176,8 +190,12 @@ class Plugging:
             raise PlugError(f"cannot unbind port {port_id}: {_message(response)}")
 
     @staticmethod
-    def _make(host: Netlink, device: Device, mac: str, mtu: int | None) -> None:
-        """The device, out of any bridge: a tap, or a veth whose peer has the port's MAC."""
+    def _make(host: Netlink, device: Device, mac: str, mtu: int | None) -> bool:
+        """The device, out of any bridge: a tap, or a veth whose peer has the port's MAC.
+        An existing device is left as it is (a container may hold the peer by now);
+        True when it was made here."""
+        if host.index(device.name) is not None:
+            return False
         if isinstance(device, Tap):
             host.ensure_tap(device.name, mtu=mtu)
         else:
@@ -190,6 +208,7 @@ class Plugging:
                 mac=mac,
                 mtu=mtu,
             )
+        return True
 
     def _hint(self) -> None:
         self.bus.cast(topics.L2_AGENT, topics.CHANGED, host=self.host)

@@ -292,6 +292,23 @@ def test_a_tap_is_plugged_and_unplugged(cloud: Cloud, net: Topology) -> None:
     cloud.ok("DELETE", f"ports/{port['id']}")
 
 
+def test_a_port_that_cannot_be_bound_here_leaves_no_device(cloud: Cloud, net: Topology) -> None:
+    nowhere = cloud.create(
+        "network",
+        "admin",
+        name="unmapped",
+        **{"provider:network_type": "flat", "provider:physical_network": "unmapped"},
+    )
+    port = cloud.create("port", "admin", network_id=nowhere["id"])
+    tap = Tap(device_name(port["id"]))
+    with pytest.raises(PlugError, match="cannot be bound"):
+        cloud.plugging.plug(port["id"], tap)
+    with Netlink() as host:
+        assert host.index(tap.name) is None
+    cloud.ok("DELETE", f"ports/{port['id']}", "admin")
+    cloud.ok("DELETE", f"networks/{nowhere['id']}", "admin")
+
+
 def test_restarted_agents_converge_and_remove_orphans(cloud: Cloud, net: Topology) -> None:
     cloud.stop_agents()
     # While no agent runs: network C and its instance go, the router loses a veth.
