@@ -169,11 +169,17 @@ class Conductor:
     def _hand_to_host(
         self, selection: dict[str, Any], request_id: str | None, started: datetime
     ) -> None:
-        uuid = selection["consumer"]
+        uuid, host = selection["consumer"], selection["host"]
         with self.db.session() as session:
             instance = session.get(Instance, uuid)
             if instance is None or instance.vm_state != states.BUILDING:
                 gone = True  # deleted while it was being scheduled
+            elif not _group_allows(session, instance, host):
+                instance.request = {
+                    **instance.request,
+                    "tried_hosts": [*instance.request.get("tried_hosts", []), host],
+                }
+                gone = None  # a concurrent build took the group's place on that host
             else:
                 gone = False
                 instance.host = selection["host"]
@@ -195,6 +201,10 @@ class Conductor:
                     start_time=started,
                 )
                 payload = records.wire(instance)
+        if gone is None:
+            message = f"The server group's policy no longer allows host {host}."
+            self.build_failed(uuid, host, message, request_id=request_id)
+            return
         if gone:
             claims.release(self.db, uuid)
             return
@@ -548,6 +558,32 @@ class Conductor:
                 start_time=_time(start_time),
                 host=agent_host,
             )
+
+
+def _group_allows(session: Session, instance: Instance, host: str) -> bool:
+    """The late check of (anti-)affinity: with the group's row locked (a no-op update
+    that every database serializes), whether the members already placed still let the
+    server go to ``host`` -- concurrent builds are scheduled on views that miss each other.
+    """
+    group_id = instance.request.get("group")
+    if not group_id:
+        return True
+    table = ServerGroup.__table__
+    session.execute(sa.update(table).where(table.c.id == group_id).values(policy=table.c.policy))
+    group = session.get(ServerGroup, group_id)
+    if group is None or group.policy not in ("affinity", "anti-affinity"):
+        return True
+    members = [m.instance_uuid for m in group.members if m.instance_uuid != instance.uuid]
+    placed = list(
+        session.scalars(
+            sa.select(Instance.host).where(
+                Instance.uuid.in_(members), Instance.host.is_not(None), Instance.deleted.is_(False)
+            )
+        )
+    )
+    if group.policy == "anti-affinity":
+        return placed.count(host) < int(group.rules.get("max_server_per_host", 1))
+    return all(other == host for other in placed)
 
 
 def mark_deleted(session: Session, instance: Instance) -> None:

@@ -4,6 +4,8 @@ views at different microversions, update, delete."""
 from __future__ import annotations
 
 import base64
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -427,3 +429,35 @@ def _eventually_gone(env: Env, host: str, server_id: str) -> bool:
         assert time.monotonic() < deadline
         time.sleep(0.02)
     return True
+
+
+def test_concurrent_boots_keep_anti_affinity(env: Env) -> None:
+    group = env.ok(
+        "POST",
+        "/os-server-groups",
+        json={"server_group": {"name": "g", "policies": ["anti-affinity"]}},
+    )["server_group"]
+    body = {
+        "name": "racer",
+        "imageRef": env.images["cirros"],
+        "flavorRef": "42",
+        "networks": "none",
+    }
+    request = {"server": body, "os:scheduler_hints": {"group": group["id"]}}
+
+    def create(_: int) -> str:
+        response = env.call("POST", "/servers", json=request, version="2.79")
+        assert response.status_code == 202, response.text
+        return response.json()["server"]["id"]
+
+    with ThreadPoolExecutor(6) as pool:
+        ids = list(pool.map(create, range(6)))
+    final = {}
+    for server_id in ids:
+        deadline = time.monotonic() + 10
+        while (server := env.show(server_id, "admin"))["status"] not in ("ACTIVE", "ERROR"):
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        final[server_id] = server
+    active = [s["OS-EXT-SRV-ATTR:host"] for s in final.values() if s["status"] == "ACTIVE"]
+    assert sorted(active) == ["node-0", "node-1"]
