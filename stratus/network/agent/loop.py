@@ -103,8 +103,9 @@ class Runner:
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name=self.agent.binary, daemon=True)
         self._thread.start()
+        # Every waiting sync holds one of the listener's threads; one pass serves them all.
         self._listener = self.agent.bus.serve(
-            self.agent.topic, _Endpoint(self), host=self.agent.host, pool_size=2
+            self.agent.topic, _Endpoint(self), host=self.agent.host
         )
 
     def stop(self) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ from stratus.host.names import bridge_name
 from stratus.host.netlink import FLOOD_MAC, Netlink
 from stratus.network import public
 from stratus.network.agent import devices
-from stratus.network.plugging import PlugError, Tap, device_name
+from stratus.network.plugging import PlugError, Tap, Veth, device_name, peer_name
 
 if TYPE_CHECKING:
     from tests.host.network_agents.conftest import Cloud, Instance
@@ -290,6 +291,21 @@ def test_a_tap_is_plugged_and_unplugged(cloud: Cloud, net: Topology) -> None:
     assert cloud.port(port["id"])["binding:host_id"] == ""
     cloud.plugging.unplug(port["id"], tap)  # again: nothing left to do
     cloud.ok("DELETE", f"ports/{port['id']}")
+
+
+def test_ports_plugged_at_once_all_go_active(cloud: Cloud, net: Topology) -> None:
+    ports = [cloud.create("port", network_id=net.b["id"], name=f"many{i}") for i in range(4)]
+    veths = [
+        Veth(device_name(p["id"]), peer_name(p["id"]), cloud.namespace(f"many{i}"))
+        for i, p in enumerate(ports)
+    ]
+    with ThreadPoolExecutor(len(ports)) as pool:
+        plugged = list(pool.map(cloud.plugging.plug, [p["id"] for p in ports], veths))
+    assert [p.active for p in plugged] == [True] * len(ports)
+    for port, veth in zip(ports, veths, strict=True):
+        cloud.plugging.unplug(port["id"], veth)
+        namespaces.delete(veth.namespace)
+        cloud.ok("DELETE", f"ports/{port['id']}")
 
 
 def test_a_port_that_cannot_be_bound_here_leaves_no_device(cloud: Cloud, net: Topology) -> None:
