@@ -115,3 +115,6 @@ register(
         for name, limit in QUOTA_DEFAULTS.items()
     ),
 )
+
+# The agents' options are declared beside the agents; load them with the service's.
+from stratus.network.agent import options as _agent_options  # noqa: E402, F401
