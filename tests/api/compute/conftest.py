@@ -33,8 +33,7 @@ from stratus.compute.networking import Networking
 from stratus.compute.parts import build_conductor, build_scheduler
 from stratus.compute.virt.driver import VirtDriver
 from stratus.compute.virt.fake import FakeDriver
-from stratus.identity.api import build_app as build_identity_app
-from stratus.identity.bootstrap import CatalogEntry, bootstrap
+from stratus.identity.bootstrap import CatalogEntry
 from stratus.image.api import build_app as build_image_app
 from stratus.network.api import build_app as build_network_app
 from stratus.network.api import make_backend as make_network_backend
@@ -44,14 +43,12 @@ from stratus.runtime.config import Config
 from stratus.runtime.identity_client import IdentityClient
 from stratus.runtime.parts import WorkerPart
 from stratus.runtime.process import Runtime
+from stratus.testing.identity import start_identity
 
-PASSWORD = "secret-password"
 NOVA_PASSWORD = "nova-secret"
 GLANCE_PASSWORD = "glance-secret"
 NEUTRON_PASSWORD = "neutron-secret"
 COMMON_CONFIG = f"""
-[identity]
-password_hash_cost = 10
 [image]
 service_password = {GLANCE_PASSWORD}
 [network]
@@ -100,22 +97,6 @@ class Cloud:
     users: dict[str, User]
     images: dict[str, str] = field(default_factory=dict)
 
-    def token(self, user: str, project: str) -> str:
-        body = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {"name": user, "domain": {"id": "default"}, "password": PASSWORD}
-                    },
-                },
-                "scope": {"project": {"name": project, "domain": {"id": "default"}}},
-            }
-        }
-        response = self.identity.post("/v3/auth/tokens", json=body)
-        assert response.status_code == 201, response.text
-        return response.headers["x-subject-token"]
-
     def create_image(self, user: str, data: bytes | None = b"disk", **body: Any) -> str:
         headers = {"X-Auth-Token": self.users[user].token}
         body = {"disk_format": "qcow2", "container_format": "bare", **body}
@@ -134,66 +115,34 @@ class Cloud:
 
 @pytest.fixture(scope="session")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    """admin (admin project), demo (member of demo), other (member of its own project),
-    reader (reader on demo); images: cirros (public), private (demo's), queued (no data),
-    other (other's private)."""
-    runtime = Runtime(_config(tmp_path_factory.mktemp("identity")))
-    bootstrap(
-        runtime,
-        admin_password=PASSWORD,
-        demo_password=PASSWORD,
-        service_passwords={
-            "glance": GLANCE_PASSWORD,
-            "nova": NOVA_PASSWORD,
-            "neutron": NEUTRON_PASSWORD,
-        },
-        endpoints=[
-            CatalogEntry("image", "glance", IMAGE_URL),
-            CatalogEntry("compute", "nova", "http://127.0.0.1:8774/v2.1"),
-        ],
-        region="RegionOne",
-    )
+    """The shared identity users (admin, demo, reader, other) with their user ids; the
+    image and network services; images: cirros (public), private (demo's), queued (no
+    data), other (other's private), big (needs much RAM), arm (another architecture)."""
+    passwords = {"glance": GLANCE_PASSWORD, "nova": NOVA_PASSWORD, "neutron": NEUTRON_PASSWORD}
+    endpoints = [
+        CatalogEntry("image", "glance", IMAGE_URL),
+        CatalogEntry("compute", "nova", "http://127.0.0.1:8774/v2.1"),
+    ]
+    identity = start_identity(tmp_path_factory.mktemp("identity"), passwords, endpoints)
+    runtime = Runtime(_config(tmp_path_factory.mktemp("services")))
     migrations.upgrade("image", runtime.database("image"))
     migrations.upgrade("network", runtime.database("network"))
-    identity = TestClient(build_identity_app(runtime), base_url="http://127.0.0.1:5000")
-    identity.__enter__()
-    validator = IdentityClient(runtime.conf, "image", http=identity)
+    validator = IdentityClient(runtime.conf, "image", http=identity.client)
     image = TestClient(build_image_app(runtime, validator), base_url=IMAGE_URL)
     image.__enter__()
-    network_validator = IdentityClient(runtime.conf, "network", http=identity)
+    network_validator = IdentityClient(runtime.conf, "network", http=identity.client)
     network_app = build_network_app(make_network_backend(runtime), network_validator)
     network = TestClient(network_app, base_url=NETWORK_URL)
     network.__enter__()
-    env = Cloud(identity, image, network, {})
-    admin_token = env.token("admin", "admin")
-    admin = {"X-Auth-Token": admin_token}
-
-    def create(kind: str, body: dict[str, Any]) -> str:
-        response = identity.post(f"/v3/{kind}s", json={kind: body}, headers=admin)
-        assert response.status_code == 201, response.text
-        return response.json()[kind]["id"]
-
-    identity.post("/v3/regions", json={"region": {"id": NETWORK_REGION}}, headers=admin)
-    neutron = create("service", {"type": "network", "name": "neutron"})
-    for interface in ("public", "internal"):
-        endpoint = {"service_id": neutron, "interface": interface, "url": NETWORK_URL,
-                    "region_id": NETWORK_REGION}  # fmt: skip
-        create("endpoint", endpoint)
-    roles = {r["name"]: r["id"] for r in identity.get("/v3/roles", headers=admin).json()["roles"]}
-    projects = {
-        p["name"]: p["id"] for p in identity.get("/v3/projects", headers=admin).json()["projects"]
-    }
-    projects["other"] = create("project", {"name": "other", "domain_id": "default"})
-    for name, project, role in (("other", "other", "member"), ("reader", "demo", "reader")):
-        user_id = create("user", {"name": name, "password": PASSWORD, "domain_id": "default"})
-        grant = f"/v3/projects/{projects[project]}/users/{user_id}/roles/{roles[role]}"
-        assert identity.put(grant, headers=admin).status_code == 204
-    scopes = {"admin": "admin", "demo": "demo", "other": "other", "reader": "demo"}
-    for name, project in scopes.items():
-        token = admin_token if name == "admin" else env.token(name, project)
-        body = identity.get("/v3/auth/tokens", headers={**admin, "X-Subject-Token": token})
+    env = Cloud(identity.client, image, network, {})
+    admin = identity.users["admin"].headers
+    for user in identity.users.values():
+        body = identity.client.get(
+            "/v3/auth/tokens", headers={**admin, "X-Subject-Token": user.token}
+        )
         user_id = body.json()["token"]["user"]["id"]
-        env.users[name] = User(name, token, projects[project], user_id)
+        env.users[user.name] = User(user.name, user.token, user.project_id, user_id)
+    _add_network_region(identity.client, admin)
     env.images["cirros"] = env.create_image(
         "admin", name="cirros", visibility="public", min_ram=0, **KERNEL_PROPS
     )
@@ -205,8 +154,24 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     yield env
     network.__exit__(None, None, None)
     image.__exit__(None, None, None)
-    identity.__exit__(None, None, None)
+    identity.close()
     runtime.close()
+
+
+def _add_network_region(client: TestClient, admin: dict[str, str]) -> None:
+    """The network service's endpoints, in a region of their own."""
+    client.post("/v3/regions", json={"region": {"id": NETWORK_REGION}}, headers=admin)
+    service = {"service": {"type": "network", "name": "neutron"}}
+    service_id = client.post("/v3/services", json=service, headers=admin).json()["service"]["id"]
+    for interface in ("public", "internal"):
+        endpoint = {
+            "service_id": service_id,
+            "interface": interface,
+            "url": NETWORK_URL,
+            "region_id": NETWORK_REGION,
+        }
+        response = client.post("/v3/endpoints", json={"endpoint": endpoint}, headers=admin)
+        assert response.status_code == 201, response.text
 
 
 @pytest.fixture(scope="session")
