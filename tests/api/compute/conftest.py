@@ -288,15 +288,22 @@ def make_env(
     extra_config: str = "",
     network_region: str = "RegionOne",
     driver_factory: DriverFactory | None = None,
+    database_url: str = "",
 ) -> Iterator[Env]:
-    """A compute service (with the fake driver unless ``driver_factory`` makes another)."""
+    """A compute service (with the fake driver unless ``driver_factory`` makes another),
+    on a copy of the migrated SQLite tables, or on the database ``database_url`` names."""
     bus = f"memory://compute-{uuid.uuid4().hex}"
     overrides = tmp_path / "stratus.conf.d"
     overrides.mkdir()
+    if database_url:
+        extra_config += f"\n[database]\nconnection = {database_url}\n"
     (overrides / "50-test.conf").write_text(extra_config)
     runtime = Runtime(_config(tmp_path, f"[DEFAULT]\ntransport_url = {bus}\n"))
     (tmp_path / "data").mkdir()
-    shutil.copy(compute_tables, tmp_path / "data" / compute_tables.name)
+    if database_url:
+        create_default_flavors(runtime)
+    else:
+        shutil.copy(compute_tables, tmp_path / "data" / compute_tables.name)
     conf = runtime.conf
     identity = IdentityClient(conf, "compute", http=cloud.identity)
     images = ImageClient(ServiceClient(identity, "image", "RegionOne", http=cloud.image))
