@@ -227,47 +227,71 @@ class NetworkStack:
 
     def close(self) -> None:
         """Remove everything of this stack, each step even if an earlier one failed."""
-        steps: list[Callable[[], None]] = [self.stop_agents, self._stop_dnsmasqs]
-        steps.append(lambda: firewall.remove_all(prefix=self.token))
-        steps += [self._remove_recorded, self._sweep]
-        errors = []
-        for step in steps:
-            try:
-                step()
-            except Exception as e:  # keep cleaning; report afterwards
-                errors.append(e)
-        if errors:
-            raise errors[0]
+        try:
+            self.stop_agents()
+        finally:
+            clean_host(
+                self.token,
+                self.state_path,
+                self.public_bridge,
+                self.network_ids + self.router_ids,
+                self.port_ids,
+            )
 
-    def _stop_dnsmasqs(self) -> None:
-        state = self.state_path / "dhcp"
-        for network_id in dnsmasq.running_networks(state):
-            Dnsmasq(state, network_id).stop()
 
-    def _remove_recorded(self) -> None:
-        """What the agents recorded as theirs: namespaces (routers and DHCP) first."""
-        with Netlink() as host:
-            for keeper in (L3, DHCP, L2):
-                owned = Owned(self.state_path, keeper)
-                for name in sorted(owned.names()):
-                    if name.startswith((dhcp_namespace(""), router_namespace(""))):
-                        namespaces.delete(name)
-                    else:
-                        host.delete_link(name)
-                    owned.release(name)
+def clean_host(
+    token: str, state_path: Path, public_bridge: str, ids: list[str], port_ids: list[str]
+) -> None:
+    """Remove what stopped agents of the owner prefix ``token`` left on this host: their
+    dnsmasq processes, firewall, recorded objects, and by name whatever belongs to the
+    networks and routers ``ids`` and the ports ``port_ids``; each step even if an earlier
+    one failed."""
+    steps: list[Callable[[], None]] = [
+        lambda: _stop_dnsmasqs(state_path),
+        lambda: firewall.remove_all(prefix=token),
+        lambda: _remove_recorded(state_path),
+        lambda: _sweep(token, public_bridge, ids, port_ids),
+    ]
+    errors = []
+    for step in steps:
+        try:
+            step()
+        except Exception as e:  # keep cleaning; report afterwards
+            errors.append(e)
+    if errors:
+        raise errors[0]
 
-    def _sweep(self) -> None:
-        names = {n for network_id in self.network_ids for n in _network_links(network_id)}
-        names |= {devices.port_device(p) for p in self.port_ids}
-        names.add(self.public_bridge)
-        with Netlink() as host:
-            for name in host.link_names():
-                if name in names or self.token in name:
+
+def _stop_dnsmasqs(state_path: Path) -> None:
+    state = state_path / "dhcp"
+    for network_id in dnsmasq.running_networks(state):
+        Dnsmasq(state, network_id).stop()
+
+
+def _remove_recorded(state_path: Path) -> None:
+    """What the agents recorded as theirs: namespaces (routers and DHCP) first."""
+    with Netlink() as host:
+        for keeper in (L3, DHCP, L2):
+            owned = Owned(state_path, keeper)
+            for name in sorted(owned.names()):
+                if name.startswith((dhcp_namespace(""), router_namespace(""))):
+                    namespaces.delete(name)
+                else:
                     host.delete_link(name)
-        ids = [*self.network_ids, *self.router_ids]
-        for name in namespaces.names():
-            if name.startswith(self.token) or any(name.endswith(i) for i in ids):
-                namespaces.delete(name)
+                owned.release(name)
+
+
+def _sweep(token: str, public_bridge: str, ids: list[str], port_ids: list[str]) -> None:
+    names = {n for network_id in ids for n in _network_links(network_id)}
+    names |= {devices.port_device(p) for p in port_ids}
+    names.add(public_bridge)
+    with Netlink() as host:
+        for name in host.link_names():
+            if name in names or token in name:
+                host.delete_link(name)
+    for name in namespaces.names():
+        if name.startswith(token) or any(name.endswith(i) for i in ids):
+            namespaces.delete(name)
 
 
 def _network_links(network_id: str) -> set[str]:
@@ -322,30 +346,42 @@ def running_stack(extra_config: str = "", stack_class: type[S] = NetworkStack) -
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _config(root: Path, token: str, extra: str) -> Config:
-    vni = random.randint(100_000, 16_000_000)  # VNIs are per host: keep clear of others
-    path = root / "stratus.conf"
-    path.write_text(
-        f"""[DEFAULT]
-data_dir = {root / "data"}
-host = agents-{token}
-transport_url = memory://{token}
-[identity]
-password_hash_cost = 10
-[network]
-service_password = {SERVICE_PASSWORD}
-public_cidr = 198.18.{random.randint(0, 255)}.0/24
-public_bridge = {token}ex
-[network_agent]
-owner_prefix = {token}
-resync_interval = 10
-report_interval = 10
-[ml2_type_flat]
-flat_networks = *
-[ml2_type_vxlan]
-vni_ranges = {vni}:{vni + 50}
-{extra}"""
+def isolated_config(token: str) -> dict[str, dict[str, str]]:
+    """Config that keeps a cloud's data plane apart from any other on this host: its own
+    public bridge and /24 (of 198.18.0.0/15, never routed), firewall owner prefix and
+    VXLAN VNIs (VNIs are per host)."""
+    vni = random.randint(100_000, 16_000_000)
+    return {
+        "network": {
+            "public_cidr": f"198.18.{random.randint(0, 255)}.0/24",
+            "public_bridge": f"{token}ex",
+        },
+        "network_agent": {"owner_prefix": token, "resync_interval": "10", "report_interval": "10"},
+        "ml2_type_flat": {"flat_networks": "*"},
+        "ml2_type_vxlan": {"vni_ranges": f"{vni}:{vni + 50}"},
+    }
+
+
+def render_ini(sections: dict[str, dict[str, str]]) -> str:
+    return "".join(
+        f"[{name}]\n" + "".join(f"{key} = {value}\n" for key, value in options.items())
+        for name, options in sections.items()
     )
+
+
+def _config(root: Path, token: str, extra: str) -> Config:
+    sections = {
+        "DEFAULT": {
+            "data_dir": str(root / "data"),
+            "host": f"agents-{token}",
+            "transport_url": f"memory://{token}",
+        },
+        "identity": {"password_hash_cost": "10"},
+        **isolated_config(token),
+    }
+    sections["network"]["service_password"] = SERVICE_PASSWORD
+    path = root / "stratus.conf"
+    path.write_text(render_ini(sections) + extra)
     return Config(path)
 
 
