@@ -29,7 +29,7 @@ from stratus.compute.networking import Networking
 from stratus.compute.periodic import Periodic
 from stratus.compute.records import instance_name
 from stratus.compute.virt.driver import Instance, VirtDriver
-from stratus.runtime.bus import Bus, BusError, Listener, RemoteError
+from stratus.runtime.bus import Bus, Listener, RemoteError
 from stratus.runtime.config import Config
 from stratus.runtime.db import utcnow
 
@@ -81,8 +81,8 @@ class ComputeAgent:
             for host in self.driver.hosts():
                 self.recover(host)
             self._recovered = True
-        except BusError as exc:  # the conductor is not up yet: the periodic rounds retry
-            LOG.warning("the conductor does not answer yet (%s); retrying in the background", exc)
+        except Exception as exc:  # conductor or hypervisor not up yet: the rounds retry
+            LOG.warning("the first report failed (%s); retrying in the background", exc)
         for periodic in self._periodics:
             periodic.start(run_now=False)
 

@@ -331,8 +331,10 @@ def rebuild(request: Request, ctx: RequestContext, server_id: str, body: Rebuild
             raise BadRequest(f"Invalid input: 'rebuild.{field_name}' is not an allowed field")
     if "personality" in given and at_least(request, "2.57"):
         raise BadRequest("Invalid input: 'rebuild.personality' is not an allowed field")
-    if body.trusted_image_certificates:
-        raise BadRequest("Trusted image certificates are not supported by this cloud.")
+    if body.trusted_image_certificates or body.personality:
+        raise BadRequest(
+            "Trusted image certificates and file injection are not supported by this cloud."
+        )
     image_id = ref_id(body.imageRef)
     user_data = user_data_of(body.user_data)
     with transaction(request) as session:

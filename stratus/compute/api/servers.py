@@ -297,6 +297,8 @@ def create_server(
     _check_fields(request, new)
     if new.trusted_image_certificates:
         raise BadRequest("Trusted image certificates are not supported by this cloud.")
+    if new.personality:
+        raise BadRequest("File injection (personality) is not supported by this cloud.")
     image_id = _boot_image(new)
     hints = body.hints or body.legacy_hints or {}
     user_data = user_data_of(new.user_data)

@@ -166,3 +166,12 @@ def test_versions_and_bad_microversion(env: Env) -> None:
     response = env.call("GET", "/flavors", version="latest")
     assert response.headers["openstack-api-version"] == f"compute {root['version']}"
     assert env.client.get("/v2.1/flavors").status_code == 401
+
+
+def test_openapi_document(env: Env) -> None:
+    document = env.client.get("/openapi.json").json()
+    assert "/v2.1/servers" in document["paths"] and "/v2.1/flavors/{flavor_id}" in document["paths"]
+    create = document["paths"]["/v2.1/servers"]["post"]
+    assert create["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/CreateBody"
+    )

@@ -118,6 +118,7 @@ def test_multiple_create(env: Env) -> None:
         ({"host": "node-0"}, 403, ""),
         ({"block_device_mapping_v2": [{"boot_index": 0}]}, 400, "local root disk"),
         ({"trusted_image_certificates": ["x"]}, 400, "not supported"),
+        ({"personality": [{"path": "/etc/motd", "contents": "aGk="}]}, 400, ""),
     ],
 )
 def test_bad_create(env: Env, change: dict, status: int, words: str) -> None:
