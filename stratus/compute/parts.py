@@ -3,6 +3,8 @@ part is built by :mod:`stratus.compute.api`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from stratus.compute import services
 from stratus.compute.agent.manager import ComputeAgent
 from stratus.compute.clients.catalog import ServiceClient
@@ -21,16 +23,24 @@ from stratus.runtime.process import Runtime
 
 
 def _served(
-    runtime: Runtime, name: str, topic: str, endpoint: object, binary: tuple[str, str]
+    runtime: Runtime,
+    name: str,
+    topic: str,
+    endpoint: object,
+    binary: tuple[str, str],
+    rounds: Callable[[], None] | None = None,
 ) -> WorkerPart:
-    """A part that serves ``endpoint`` on the bus and heartbeats its service record."""
+    """A part that serves ``endpoint`` on the bus and heartbeats its service record
+    (running ``rounds`` too, every heartbeat)."""
     db = runtime.database("compute")
     host = runtime.conf.get("DEFAULT", "host")
-    heartbeat = Periodic(
-        f"{name}-heartbeat",
-        runtime.conf.compute.report_interval,
-        lambda: services.heartbeat(db, host, *binary),
-    )
+
+    def beat() -> None:
+        services.heartbeat(db, host, *binary)
+        if rounds is not None:
+            rounds()
+
+    heartbeat = Periodic(f"{name}-heartbeat", runtime.conf.compute.report_interval, beat)
     listeners: list[Listener] = []
 
     def start() -> None:
@@ -52,7 +62,14 @@ def build_scheduler(runtime: Runtime) -> WorkerPart:
 
 def build_conductor(runtime: Runtime) -> WorkerPart:
     conductor = Conductor(runtime.conf, runtime.database("compute"), runtime.bus)
-    return _served(runtime, "compute-conductor", CONDUCTOR_TOPIC, conductor, services.CONDUCTOR)
+    return _served(
+        runtime,
+        "compute-conductor",
+        CONDUCTOR_TOPIC,
+        conductor,
+        services.CONDUCTOR,
+        conductor.heal_builds,
+    )
 
 
 def service_clients(runtime: Runtime) -> tuple[ImageClient, NetworkClient]:

@@ -5,7 +5,7 @@ report, and is the only writer of server state on their behalf."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,6 +37,9 @@ LOG = logging.getLogger(__name__)
 TOPIC = "compute-conductor"
 AGENT_TOPIC = "compute-agent"
 SCHEDULE_TIMEOUT = 120.0
+# A build still waiting for a host this long after its last change is one nobody works
+# on any more: its conductor died, or the message asking for it was lost.
+STUCK_BUILD_SECONDS = 2 * SCHEDULE_TIMEOUT
 FINISHED_MIGRATION = ("confirmed", "reverted", "error")
 
 
@@ -66,6 +69,32 @@ class Conductor:
                 return
             spec = self._spec(session, instances[0], [i.uuid for i in instances])
         self._schedule_and_build(spec, request_id)
+
+    def heal_builds(self) -> None:
+        """Schedule again the builds nobody is scheduling (run periodically). Each is
+        taken with a compare-and-set of its update time, so one conductor takes it."""
+        stamp = sa.func.coalesce(Instance.updated_at, Instance.created_at)
+        cutoff = utcnow() - timedelta(seconds=STUCK_BUILD_SECONDS)
+        with self.db.session() as session:
+            stuck = session.execute(
+                sa.select(Instance.uuid, stamp).where(
+                    Instance.vm_state == states.BUILDING,
+                    Instance.task_state == states.SCHEDULING,
+                    Instance.host.is_(None),
+                    stamp < cutoff,
+                )
+            ).all()
+        for uuid, seen in stuck:
+            with self.db.session() as session:
+                taken = session.execute(
+                    sa.update(Instance.__table__)
+                    .where(Instance.uuid == uuid, stamp == seen)
+                    .values(updated_at=utcnow())
+                ).rowcount
+            if taken:
+                LOG.warning("scheduling server %s again: its build was abandoned", uuid)
+                claims.release(self.db, uuid)
+                self.build_instances([uuid])
 
     def build_failed(
         self,

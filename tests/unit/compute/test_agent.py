@@ -7,19 +7,22 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from stratus.compute import states
 from stratus.compute.agent.manager import ComputeAgent
-from stratus.compute.conductor.manager import TOPIC, Conductor
+from stratus.compute.conductor.manager import STUCK_BUILD_SECONDS, TOPIC, Conductor
 from stratus.compute.models import ComputeNode, Instance, InstanceFault, Migration, Service
 from stratus.compute.networking import Networking
+from stratus.compute.scheduler.manager import TOPIC as SCHEDULER
+from stratus.compute.scheduler.manager import Scheduler
 from stratus.compute.virt.fake import FakeDriver
 from stratus.runtime.bus import Bus, connect
 from stratus.runtime.config import Config
-from stratus.runtime.db import Database, new_id
+from stratus.runtime.db import Database, new_id, utcnow
 
 FLAVOR = {"id": "1", "name": "m1.tiny", "vcpus": 1, "memory_mb": 512, "root_gb": 1}
 
@@ -182,3 +185,19 @@ def test_domains_of_deleted_servers_go_but_resizes_keep_theirs(
         )
     make_agent()
     assert set(driver.list_instances(host)) == {resizing}
+
+
+def test_abandoned_builds_are_scheduled_again(conf, db, bus, conductor, make_agent, driver) -> None:
+
+    bus.serve(SCHEDULER, Scheduler(conf, db, cache_ttl=0))
+    make_agent()
+    old = utcnow() - timedelta(seconds=STUCK_BUILD_SECONDS + 1)
+    stuck = add_server(db, None, vm_state=states.BUILDING, task_state=states.SCHEDULING,
+                       node=None, created_at=old, request={})  # fmt: skip
+    recent = add_server(db, None, vm_state=states.BUILDING, task_state=states.SCHEDULING,
+                        node=None, request={})  # fmt: skip
+    conductor.heal_builds()
+    eventually(lambda: server(db, stuck).vm_state == states.ACTIVE)
+    assert server(db, stuck).host == driver.hosts()[0]
+    assert server(db, recent).task_state == states.SCHEDULING
+    conductor.heal_builds()  # nothing left to take
