@@ -1,0 +1,65 @@
+"""What the agent asks of a container engine; :mod:`.docker` is the real one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+ImageData = Callable[[], Iterator[bytes]]
+
+
+class DriverUnavailable(Exception):
+    """The engine cannot be reached; the message says why."""
+
+
+class ContainerMissing(Exception):
+    """The engine holds no container for the uuid."""
+
+
+@dataclass(frozen=True)
+class State:
+    status: str  # one of stratus.container.states
+    reason: str | None = None
+    detail: str | None = None  # e.g. "Exited (137) 2026-01-01T00:00:00"
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    cpus: int
+    memory_mb: int
+
+
+class Driver(Protocol):
+    def host_info(self) -> HostInfo: ...
+
+    def create(self, spec: dict[str, Any], image_data: ImageData) -> None:
+        """Make the container (loading its image first if need be), not started."""
+
+    def start(self, uuid: str) -> None: ...
+
+    def stop(self, uuid: str, timeout: int) -> None: ...
+
+    def restart(self, uuid: str, timeout: int) -> None: ...
+
+    def pause(self, uuid: str) -> None: ...
+
+    def unpause(self, uuid: str) -> None: ...
+
+    def kill(self, uuid: str, signal: str | int) -> None: ...
+
+    def update(self, uuid: str, cpu: float, memory: int) -> None: ...
+
+    def delete(self, uuid: str) -> None:
+        """Remove the container, running or not; nothing if it is already gone."""
+
+    def logs(
+        self, uuid: str, stdout: bool, stderr: bool, timestamps: bool, tail: str, since: int | None
+    ) -> str: ...
+
+    def top(self, uuid: str, ps_args: str | None) -> dict[str, Any]: ...
+
+    def stats(self, uuid: str) -> dict[str, Any]: ...
+
+    def states(self) -> dict[str, State]:
+        """The state of every container this driver made, by uuid."""

@@ -1,0 +1,96 @@
+"""An engine in memory: for API tests and scale tests without Docker."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from stratus.container import states
+from stratus.container.agent.driver import (
+    ContainerMissing,
+    DriverUnavailable,
+    HostInfo,
+    ImageData,
+    State,
+)
+
+
+class FakeDriver:
+    def __init__(self, cpus: int = 8, memory_mb: int = 16384) -> None:
+        self.info = HostInfo(cpus, memory_mb)
+        self.containers: dict[str, dict[str, Any]] = {}
+        self.images: set[str] = set()
+        self.down: str | None = None  # set to a reason to play an engine that is down
+        self._lock = threading.Lock()
+
+    def host_info(self) -> HostInfo:
+        self._check()
+        return self.info
+
+    def create(self, spec: dict[str, Any], image_data: ImageData) -> None:
+        self._check()
+        if spec["image_id"] and spec["image_id"] not in self.images:
+            b"".join(image_data())
+            self.images.add(spec["image_id"])
+        with self._lock:
+            self.containers[spec["uuid"]] = {"spec": spec, "status": states.CREATED}
+
+    def start(self, uuid: str) -> None:
+        self._set(uuid, states.RUNNING)
+
+    def stop(self, uuid: str, timeout: int) -> None:
+        self._set(uuid, states.STOPPED, "Exited (0)")
+
+    def restart(self, uuid: str, timeout: int) -> None:
+        self._set(uuid, states.RUNNING)
+
+    def pause(self, uuid: str) -> None:
+        self._set(uuid, states.PAUSED)
+
+    def unpause(self, uuid: str) -> None:
+        self._set(uuid, states.RUNNING)
+
+    def kill(self, uuid: str, signal: str | int) -> None:
+        self._set(uuid, states.STOPPED, "Exited (137)")
+
+    def update(self, uuid: str, cpu: float, memory: int) -> None:
+        self._get(uuid)["spec"].update(cpu=cpu, memory=memory)
+
+    def delete(self, uuid: str) -> None:
+        self._check()
+        with self._lock:
+            self.containers.pop(uuid, None)
+
+    def logs(self, uuid: str, **options: Any) -> str:
+        return f"logs of {self._get(uuid)['spec']['uuid']}\n"
+
+    def top(self, uuid: str, ps_args: str | None) -> dict[str, Any]:
+        command = " ".join(self._get(uuid)["spec"]["command"] or [])
+        return {"Titles": ["PID", "CMD"], "Processes": [["1", command]]}
+
+    def stats(self, uuid: str) -> dict[str, Any]:
+        memory = self._get(uuid)["spec"]["memory"]
+        return {"CPU %": 0.0, "MEM USAGE(MiB)": 1.0, "MEM LIMIT(MiB)": float(memory)}
+
+    def states(self) -> dict[str, State]:
+        self._check()
+        with self._lock:
+            return {
+                uuid: State(c["status"], None, c.get("detail"))
+                for uuid, c in self.containers.items()
+            }
+
+    def _get(self, uuid: str) -> dict[str, Any]:
+        self._check()
+        try:
+            return self.containers[uuid]
+        except KeyError:
+            raise ContainerMissing(uuid) from None
+
+    def _set(self, uuid: str, status: str, detail: str | None = None) -> None:
+        container = self._get(uuid)
+        container["status"], container["detail"] = status, detail
+
+    def _check(self) -> None:
+        if self.down:
+            raise DriverUnavailable(self.down)

@@ -1,0 +1,189 @@
+"""The container agent: does what the API casts, and keeps the API's records in step with
+the engine (at start, every ``report_interval`` seconds, and after every action).
+
+It never touches the database: it reports to the API's conductor topic.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from stratus.container import states
+from stratus.container.agent.driver import (
+    ContainerMissing,
+    Driver,
+    DriverUnavailable,
+    ImageData,
+    State,
+)
+from stratus.container.rpc import CONDUCTOR_TOPIC
+from stratus.runtime.bus import Bus
+
+LOG = logging.getLogger(__name__)
+
+# Records the agent leaves alone when the engine has no such container: the API made
+# them and a create or delete for them is on its way or being redone.
+_NOT_YET = frozenset({states.CREATING, states.DELETING})
+
+
+class ContainerAgent:
+    """The endpoint of ``container-agent`` on one host."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        driver: Driver,
+        host: str,
+        zone: str,
+        image_data: Callable[[str], ImageData],
+    ) -> None:
+        self.bus = bus
+        self.driver = driver
+        self.host = host
+        self.zone = zone
+        self.image_data = image_data  # image id -> its data, from the image service
+        self._lock = threading.Lock()  # one reconciliation at a time
+
+    # --- what the API casts ---------------------------------------------------------
+
+    def create(self, container: dict[str, Any], start: bool) -> None:
+        uuid = container["uuid"]
+        try:
+            self.driver.create(container, self.image_data(container["image_id"] or ""))
+            if start:
+                self.driver.start(uuid)
+        except Exception as exc:  # any failure is the container's Error, with the reason
+            LOG.warning("container %s could not be made: %s", uuid, exc)
+            self._report(uuid, State(states.ERROR, str(exc)))
+            return
+        self._report_current(uuid)
+
+    def start(self, uuid: str) -> None:
+        self._do(uuid, self.driver.start, uuid)
+
+    def stop(self, uuid: str, timeout: int) -> None:
+        self._do(uuid, self.driver.stop, uuid, timeout)
+
+    def reboot(self, uuid: str, timeout: int) -> None:
+        self._do(uuid, self.driver.restart, uuid, timeout)
+
+    def pause(self, uuid: str) -> None:
+        self._do(uuid, self.driver.pause, uuid)
+
+    def unpause(self, uuid: str) -> None:
+        self._do(uuid, self.driver.unpause, uuid)
+
+    def kill(self, uuid: str, signal: str | int) -> None:
+        self._do(uuid, self.driver.kill, uuid, signal)
+
+    def update(self, uuid: str, cpu: float, memory: int) -> None:
+        self._do(uuid, self.driver.update, uuid, cpu, memory)
+
+    def delete(self, uuid: str) -> None:
+        try:
+            self.driver.delete(uuid)
+        except DriverUnavailable as exc:  # the record stays Deleting; reconcile retries
+            LOG.warning("container %s could not be deleted yet: %s", uuid, exc)
+            return
+        self.bus.cast(CONDUCTOR_TOPIC, "report_deleted", uuid=uuid)
+
+    # --- what the API calls ---------------------------------------------------------
+
+    def logs(self, uuid: str, **options: Any) -> str:
+        return self.driver.logs(uuid, **options)
+
+    def top(self, uuid: str, ps_args: str | None) -> dict[str, Any]:
+        return self.driver.top(uuid, ps_args)
+
+    def stats(self, uuid: str) -> dict[str, Any]:
+        return self.driver.stats(uuid)
+
+    # --- reconciliation -------------------------------------------------------------
+
+    def reconcile(self) -> None:
+        """Report the host, then make records and engine agree: finish interrupted
+        deletes, redo interrupted creates, remove what no record wants, report states."""
+        with self._lock:
+            try:
+                info = self.driver.host_info()
+                actual = self.driver.states()
+            except DriverUnavailable as exc:
+                self._engine_down(str(exc))
+                return
+            self._report_host(info.cpus, info.memory_mb, None)
+            wanted = {c["uuid"]: c for c in self._wanted()}
+            for uuid in actual.keys() - wanted.keys():
+                LOG.info("removing container %s, which no record wants", uuid)
+                self.driver.delete(uuid)
+            for uuid, record in wanted.items():
+                self._reconcile_one(record, actual.get(uuid))
+
+    def _reconcile_one(self, record: dict[str, Any], state: State | None) -> None:
+        uuid = record["uuid"]
+        if record["status"] == states.DELETING:
+            self.delete(uuid)
+        elif state is None and record["status"] == states.CREATING:
+            self.create(record, start=False)
+        elif state is None:
+            self._report(uuid, State(states.ERROR, "The container is gone from the engine."))
+        elif (state.status, state.detail) != (record["status"], record.get("status_detail")):
+            self._report(uuid, state)
+
+    def _engine_down(self, reason: str) -> None:
+        LOG.warning("container engine unavailable: %s", reason)
+        self._report_host(0, 0, reason)
+        for record in self._wanted():
+            if record["status"] not in _NOT_YET:
+                self._report(record["uuid"], State(states.ERROR, reason))
+
+    # --- helpers --------------------------------------------------------------------
+
+    def _do(self, uuid: str, action: Callable[..., None], *args: Any) -> None:
+        try:
+            action(*args)
+        except ContainerMissing:
+            self._report(uuid, State(states.ERROR, "The container is gone from the engine."))
+            return
+        except DriverUnavailable as exc:
+            self._report(uuid, State(states.ERROR, str(exc)))
+            return
+        except Exception as exc:  # the engine refused: keep the state, say why
+            LOG.warning("container %s: %s failed: %s", uuid, action.__name__, exc)
+            self._report_current(uuid, reason=str(exc))
+            return
+        self._report_current(uuid)
+
+    def _report_current(self, uuid: str, reason: str | None = None) -> None:
+        state = self.driver.states().get(uuid)
+        if state is None:
+            state = State(states.ERROR, "The container is gone from the engine.")
+        elif reason:
+            state = State(state.status, reason, state.detail)
+        self._report(uuid, state)
+
+    def _report(self, uuid: str, state: State) -> None:
+        self.bus.cast(
+            CONDUCTOR_TOPIC,
+            "report_state",
+            uuid=uuid,
+            status=state.status,
+            reason=state.reason,
+            detail=state.detail,
+        )
+
+    def _report_host(self, cpus: int, memory_mb: int, driver_status: str | None) -> None:
+        self.bus.cast(
+            CONDUCTOR_TOPIC,
+            "report_host",
+            hostname=self.host,
+            zone=self.zone,
+            cpus=cpus,
+            memory_mb=memory_mb,
+            driver_status=driver_status,
+        )
+
+    def _wanted(self) -> list[dict[str, Any]]:
+        return self.bus.call(CONDUCTOR_TOPIC, "host_containers", hostname=self.host)

@@ -1,0 +1,143 @@
+"""``/v1/containers``: create/run, list, show, update, delete, actions, logs, top, stats."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from stratus.container.api import views
+from stratus.container.api.common import base_url, flag, integer, service, version
+from stratus.container.models import Container
+from stratus.container.schemas import ContainerCreate, ContainerUpdate
+from stratus.runtime.api.auth import authenticated
+from stratus.runtime.api.context import RequestContext
+from stratus.runtime.api.errors import BadRequest
+from stratus.runtime.api.validation import json_body
+
+router = APIRouter(prefix="/v1/containers")
+Caller = Depends(authenticated)
+
+# Signals kill accepts, by name or number (Docker takes either).
+_SIGNAL_NAMES = frozenset(
+    {"SIGKILL", "SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGSTOP"}
+)
+
+
+def _view(request: Request, ctx: RequestContext, row: Container) -> dict[str, Any]:
+    show_host = service(request).policy.check(ctx, "container:host")
+    return views.container(row, base_url(request), version(request), show_host)
+
+
+@router.post("", status_code=202)
+def create(
+    request: Request,
+    ctx: RequestContext = Caller,
+    body: ContainerCreate = Depends(json_body(ContainerCreate)),
+) -> dict[str, Any]:
+    row = service(request).create(ctx, body, run=flag(request, "run"))
+    return _view(request, ctx, row)
+
+
+@router.get("")
+def list_containers(request: Request, ctx: RequestContext = Caller) -> dict[str, Any]:
+    rows, marker = service(request).list(
+        ctx, request.query_params, all_projects=flag(request, "all_projects")
+    )
+    body: dict[str, Any] = {"containers": [_view(request, ctx, row) for row in rows]}
+    if marker is not None:
+        limit = len(rows)
+        body["next"] = f"{base_url(request)}/v1/containers?limit={limit}&marker={marker}"
+    return body
+
+
+@router.get("/{ident}")
+def show(ident: str, request: Request, ctx: RequestContext = Caller) -> dict[str, Any]:
+    return _view(request, ctx, service(request).get(ctx, ident))
+
+
+@router.patch("/{ident}")
+def update(
+    ident: str,
+    request: Request,
+    ctx: RequestContext = Caller,
+    body: ContainerUpdate = Depends(json_body(ContainerUpdate)),
+) -> dict[str, Any]:
+    return _view(request, ctx, service(request).update(ctx, ident, body))
+
+
+@router.delete("/{ident}", status_code=204)
+def delete(ident: str, request: Request, ctx: RequestContext = Caller) -> Response:
+    service(request).delete(ctx, ident, force=flag(request, "force"), stop=flag(request, "stop"))
+    return Response(status_code=204)
+
+
+@router.post("/{ident}/rename")
+def rename(ident: str, request: Request, ctx: RequestContext = Caller) -> dict[str, Any]:
+    name = request.query_params.get("name")
+    if not name:
+        raise BadRequest("Query parameter name is required.")
+    return _view(request, ctx, service(request).rename(ctx, ident, name))
+
+
+def _timed(action: str) -> Any:
+    def handler(ident: str, request: Request, ctx: RequestContext = Caller) -> Response:
+        timeout = integer(request, "timeout", 10)
+        service(request).action(ctx, ident, action, timeout=timeout)
+        return Response(status_code=202)
+
+    return handler
+
+
+def _plain(action: str) -> Any:
+    def handler(ident: str, request: Request, ctx: RequestContext = Caller) -> Response:
+        service(request).action(ctx, ident, action)
+        return Response(status_code=202)
+
+    return handler
+
+
+for _action in ("stop", "reboot"):
+    router.add_api_route(f"/{{ident}}/{_action}", _timed(_action), methods=["POST"])
+for _action in ("start", "pause", "unpause"):
+    router.add_api_route(f"/{{ident}}/{_action}", _plain(_action), methods=["POST"])
+
+
+@router.post("/{ident}/kill")
+def kill(ident: str, request: Request, ctx: RequestContext = Caller) -> Response:
+    signal = request.query_params.get("signal")
+    if signal in (None, "", "None"):
+        signal = "SIGKILL"
+    name = signal.upper() if signal.upper().startswith("SIG") else f"SIG{signal.upper()}"
+    if not signal.isdigit() and name not in _SIGNAL_NAMES:
+        raise BadRequest(f"Signal {signal!r} is not a signal kill can send.")
+    service(request).action(ctx, ident, "kill", signal=int(signal) if signal.isdigit() else name)
+    return Response(status_code=202)
+
+
+@router.get("/{ident}/logs")
+def logs(ident: str, request: Request, ctx: RequestContext = Caller) -> str:
+    stdout, stderr = flag(request, "stdout"), flag(request, "stderr")
+    if not stdout and not stderr:
+        stdout = stderr = True
+    return service(request).ask(
+        ctx,
+        ident,
+        "logs",
+        stdout=stdout,
+        stderr=stderr,
+        timestamps=flag(request, "timestamps"),
+        tail=request.query_params.get("tail") or "all",
+        since=integer(request, "since"),
+    )
+
+
+@router.get("/{ident}/top")
+def top(ident: str, request: Request, ctx: RequestContext = Caller) -> dict[str, Any]:
+    ps_args = request.query_params.get("ps_args")
+    return service(request).ask(ctx, ident, "top", ps_args=None if ps_args == "None" else ps_args)
+
+
+@router.get("/{ident}/stats")
+def stats(ident: str, request: Request, ctx: RequestContext = Caller) -> dict[str, Any]:
+    return service(request).ask(ctx, ident, "stats")

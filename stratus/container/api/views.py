@@ -1,0 +1,105 @@
+"""How containers, hosts and services look on the wire (Zun v1)."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from stratus.container.models import Container, Host
+from stratus.runtime.api.microversion import APIVersion
+
+
+def _time(value: Any) -> str | None:
+    return value.isoformat(timespec="seconds") if value is not None else None
+
+
+def container(
+    row: Container, base_url: str, version: APIVersion, show_host: bool
+) -> dict[str, Any]:
+    url = f"{base_url}/v1/containers/{row.uuid}"
+    command: list[str] | str | None = row.command
+    if row.command is not None and not version.matches("1.20"):
+        command = shlex.join(row.command)
+    view: dict[str, Any] = {
+        "uuid": row.uuid,
+        "links": [{"href": url, "rel": "self"}, {"href": url, "rel": "bookmark"}],
+        "name": row.name,
+        "project_id": row.project_id,
+        "user_id": row.user_id,
+        "image": row.image,
+        "image_driver": row.image_driver,
+        "image_pull_policy": None,
+        "command": command,
+        "entrypoint": row.entrypoint,
+        "cpu": row.cpu,
+        "cpu_policy": "shared",
+        "memory": str(row.memory),
+        "disk": 0,
+        "environment": row.environment,
+        "labels": row.labels,
+        "workdir": row.workdir,
+        "hostname": row.hostname,
+        "restart_policy": row.restart_policy,
+        "interactive": row.interactive,
+        "tty": row.tty,
+        "auto_remove": row.auto_remove,
+        "auto_heal": False,
+        "privileged": False,
+        "runtime": "runc",
+        "security_groups": row.security_groups,
+        "addresses": row.addresses,
+        "ports": [],
+        "healthcheck": {},
+        "registry_id": None,
+        "status": row.status,
+        "status_reason": row.status_reason,
+        "status_detail": row.status_detail,
+        "task_state": row.task_state,
+        "created_at": _time(row.created_at),
+        "updated_at": _time(row.updated_at),
+    }
+    if show_host:
+        view["host"] = row.host
+    return view
+
+
+def host(row: Host, base_url: str, used: tuple[float, int], up: bool) -> dict[str, Any]:
+    url = f"{base_url}/v1/hosts/{row.uuid}"
+    return {
+        "uuid": row.uuid,
+        "hostname": row.hostname,
+        "links": [{"href": url, "rel": "self"}, {"href": url, "rel": "bookmark"}],
+        "cpus": row.cpus,
+        "cpu_used": used[0],
+        "mem_total": row.memory_mb,
+        "mem_used": used[1],
+        "disk_total": 0,
+        "disk_used": 0,
+        "total_containers": None,
+        "availability_zone": row.availability_zone,
+        "enable_cpu_pinning": False,
+        "runtimes": ["runc"],
+        "architecture": "x86_64",
+        "os_type": "linux",
+        "kernel_version": None,
+        "labels": {},
+        "state": "up" if up else "down",
+        "driver_status": row.driver_status,
+    }
+
+
+def service(row: Host, up: bool) -> dict[str, Any]:
+    return {
+        "id": row.uuid,
+        "host": row.hostname,
+        "binary": "zun-compute",
+        "availability_zone": row.availability_zone,
+        "state": "up" if up else "down",
+        "disabled": row.disabled,
+        "disabled_reason": None,
+        "forced_down": False,
+        "report_count": row.report_count,
+        "last_seen_up": _time(row.last_seen_up),
+        "created_at": _time(row.created_at),
+        "updated_at": _time(row.updated_at),
+    }

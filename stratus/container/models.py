@@ -1,0 +1,95 @@
+"""The container service's tables: containers, the hosts their agents report, and quotas.
+
+A container's row is the desired state and what the agent last reported; the host rows
+carry what each agent offers, and a ``generation`` bumped by every claim so that
+concurrent claims on one host take its row lock in turn (see :mod:`.scheduler`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from stratus.runtime.db import utcnow
+
+Timestamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Container(Base):
+    __tablename__ = "container_containers"
+
+    uuid: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    name: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    project_id: Mapped[str] = mapped_column(sa.String(255), index=True)
+    user_id: Mapped[str] = mapped_column(sa.String(255))
+    image: Mapped[str] = mapped_column(sa.String(255))
+    image_driver: Mapped[str] = mapped_column(sa.String(16))
+    image_id: Mapped[str | None] = mapped_column(sa.String(36))
+    command: Mapped[list[str] | None] = mapped_column(sa.JSON)
+    entrypoint: Mapped[list[str] | None] = mapped_column(sa.JSON)
+    cpu: Mapped[float] = mapped_column(sa.Float)
+    memory: Mapped[int] = mapped_column(sa.Integer)  # MB
+    environment: Mapped[dict[str, str]] = mapped_column(sa.JSON, default=dict)
+    labels: Mapped[dict[str, str]] = mapped_column(sa.JSON, default=dict)
+    workdir: Mapped[str | None] = mapped_column(sa.String(255))
+    hostname: Mapped[str | None] = mapped_column(sa.String(63))
+    restart_policy: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    interactive: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    tty: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    auto_remove: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    nets: Mapped[list[dict[str, str]]] = mapped_column(sa.JSON, default=list)
+    security_groups: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    availability_zone: Mapped[str | None] = mapped_column(sa.String(255))
+    host: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    status: Mapped[str] = mapped_column(sa.String(20), index=True)
+    status_reason: Mapped[str | None] = mapped_column(sa.Text)
+    status_detail: Mapped[str | None] = mapped_column(sa.String(255))
+    task_state: Mapped[str | None] = mapped_column(sa.String(30))
+    start_requested: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    addresses: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+
+
+class Host(Base):
+    """A host's container agent: what it offers and when it last reported."""
+
+    __tablename__ = "container_hosts"
+
+    hostname: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    uuid: Mapped[str] = mapped_column(sa.String(36), unique=True)
+    availability_zone: Mapped[str] = mapped_column(sa.String(255))
+    cpus: Mapped[int] = mapped_column(sa.Integer)
+    memory_mb: Mapped[int] = mapped_column(sa.Integer)
+    driver_status: Mapped[str | None] = mapped_column(sa.Text)  # None while Docker answers
+    generation: Mapped[int] = mapped_column(sa.Integer, default=0)
+    disabled: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    report_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    last_seen_up: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+
+
+class Quota(Base):
+    """A project's limit on one resource (containers, cpu, memory) set by an admin."""
+
+    __tablename__ = "container_quotas"
+
+    project_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    resource: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    hard_limit: Mapped[float] = mapped_column(sa.Float)

@@ -1,0 +1,115 @@
+"""The messages between the container API and the agents.
+
+The API casts work to the agent of a container's host (topic ``container-agent``) and
+calls it for what it must answer at once (logs, top, stats). Agents never touch the
+database: they report their host and their containers' states to the API's
+``container-conductor`` topic, whose endpoint (:class:`Conductor`) records them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from stratus.container import states
+from stratus.container.models import Container, Host
+from stratus.runtime.bus import Bus
+from stratus.runtime.db import Database, new_id, utcnow
+
+AGENT_TOPIC = "container-agent"
+CONDUCTOR_TOPIC = "container-conductor"
+
+# What the agent needs to make a container (the rest of the row is the API's business).
+SPEC_FIELDS = (
+    "uuid",
+    "image",
+    "image_driver",
+    "image_id",
+    "command",
+    "entrypoint",
+    "cpu",
+    "memory",
+    "environment",
+    "labels",
+    "workdir",
+    "hostname",
+    "restart_policy",
+    "interactive",
+    "tty",
+    "auto_remove",
+)
+
+
+def spec(container: Container) -> dict[str, Any]:
+    return {field: getattr(container, field) for field in SPEC_FIELDS}
+
+
+class AgentClient:
+    """The API's side of the agent topic."""
+
+    def __init__(self, bus: Bus, timeout: float = 60.0) -> None:
+        self.bus = bus
+        self.timeout = timeout
+
+    def cast(self, host: str, method: str, **kwargs: Any) -> None:
+        self.bus.cast(AGENT_TOPIC, method, host=host, **kwargs)
+
+    def call(self, host: str, method: str, **kwargs: Any) -> Any:
+        return self.bus.call(AGENT_TOPIC, method, host=host, timeout=self.timeout, **kwargs)
+
+
+class Conductor:
+    """Records what agents report (served by the API part on ``container-conductor``)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def report_host(
+        self, hostname: str, zone: str, cpus: int, memory_mb: int, driver_status: str | None
+    ) -> None:
+        """The agent is alive; ``driver_status`` is why Docker cannot be used, or None."""
+        with self.db.session() as session:
+            row = session.get(Host, hostname)
+            if row is None:
+                row = Host(hostname=hostname, uuid=new_id(), generation=0, report_count=0)
+                session.add(row)
+            row.availability_zone = zone
+            row.cpus = cpus
+            row.memory_mb = memory_mb
+            row.driver_status = driver_status
+            row.report_count += 1
+            row.last_seen_up = utcnow()
+
+    def report_state(
+        self,
+        uuid: str,
+        status: str,
+        reason: str | None = None,
+        detail: str | None = None,
+        addresses: dict[str, Any] | None = None,
+    ) -> None:
+        """A container's state as its agent sees it; a deleting container stays so."""
+        with self.db.session() as session:
+            row = session.get(Container, uuid)
+            if row is None or row.status == states.DELETING:
+                return
+            row.status = status
+            row.status_reason = reason
+            row.status_detail = detail
+            row.task_state = None
+            if addresses is not None:
+                row.addresses = addresses
+
+    def report_deleted(self, uuid: str) -> None:
+        with self.db.session() as session:
+            session.execute(sa.delete(Container).where(Container.uuid == uuid))
+
+    def host_containers(self, hostname: str) -> list[dict[str, Any]]:
+        """What the agent of ``hostname`` should run: each container's spec and state."""
+        with self.db.session() as session:
+            rows = session.scalars(sa.select(Container).where(Container.host == hostname))
+            return [
+                {**spec(row), "status": row.status, "status_detail": row.status_detail}
+                for row in rows
+            ]

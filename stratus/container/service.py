@@ -1,0 +1,293 @@
+"""What the container API does: validate, schedule and record, then hand work to agents.
+
+Every state change an agent makes comes back through :class:`stratus.container.rpc.
+Conductor`; this module only records what the API decides (Creating, Deleting, task
+states) and casts the work.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from stratus.container import quotas, scheduler, states
+from stratus.container.images import ImageClient
+from stratus.container.models import Container, Host
+from stratus.container.rpc import AgentClient, spec
+from stratus.container.schemas import ContainerCreate, ContainerUpdate
+from stratus.runtime.api import pagination
+from stratus.runtime.api.context import RequestContext
+from stratus.runtime.api.errors import BadRequest, Conflict, NotFound
+from stratus.runtime.api.policy import Policy
+from stratus.runtime.bus import BusError, RemoteError
+from stratus.runtime.db import Database, new_id
+
+SORT_KEYS = ("created_at", "name", "uuid", "status", "memory", "cpu", "updated_at")
+
+
+@dataclass(frozen=True)
+class Settings:
+    default_cpu: float
+    default_memory: int
+    cpu_allocation_ratio: float
+    service_down_time: int
+    quota_defaults: dict[str, float]
+    limit_max: int
+
+
+class ContainerService:
+    def __init__(
+        self,
+        db: Database,
+        agents: AgentClient,
+        images: ImageClient,
+        policy: Policy,
+        settings: Settings,
+    ) -> None:
+        self.db = db
+        self.agents = agents
+        self.images = images
+        self.policy = policy
+        self.settings = settings
+
+    # --- create ---------------------------------------------------------------------
+
+    def create(self, ctx: RequestContext, body: ContainerCreate, run: bool) -> Container:
+        self.policy.enforce(ctx, "container:create", {"project_id": ctx.project_id})
+        if body.host:
+            self.policy.enforce(ctx, "container:host")
+        if body.nets or body.security_groups:
+            raise BadRequest("Networks and security groups for containers are not offered yet.")
+        driver = body.image_driver or "glance"
+        image_id = self.images.find(body.image, ctx.token)["id"] if driver == "glance" else None
+        container = Container(
+            uuid=new_id(),
+            name=body.name,
+            project_id=ctx.project_id,
+            user_id=ctx.user_id,
+            image=body.image,
+            image_driver=driver,
+            image_id=image_id,
+            command=_argv(body.command),
+            entrypoint=_argv(body.entrypoint),
+            cpu=body.cpu or self.settings.default_cpu,
+            memory=body.memory or self.settings.default_memory,
+            environment=body.environment,
+            labels=body.labels,
+            workdir=body.workdir,
+            hostname=body.hostname,
+            restart_policy=body.restart_policy.model_dump() if body.restart_policy else None,
+            interactive=body.interactive,
+            tty=body.tty,
+            auto_remove=body.auto_remove,
+            nets=[],
+            security_groups=[],
+            availability_zone=body.availability_zone,
+            status=states.CREATING,
+            start_requested=run,
+            addresses={},
+        )
+        hosts = scheduler.candidates(
+            self.db, body.availability_zone, self.settings.service_down_time, body.host
+        )
+        asked = {"containers": 1, "cpu": container.cpu, "memory": container.memory}
+
+        def check_quota(session: Session) -> None:
+            quotas.check(session, container.project_id, self.settings.quota_defaults, asked)
+
+        if not hosts:  # still say if the project is over its quota, which is the likelier fix
+            with self.db.session() as session:
+                check_quota(session)
+        scheduler.claim(self.db, hosts, self.settings.cpu_allocation_ratio, container, check_quota)
+        self._cast(container, "create", container=spec(container), start=run)
+        return container
+
+    # --- read -----------------------------------------------------------------------
+
+    def get(self, ctx: RequestContext, ident: str) -> Container:
+        """A container of the caller's project (any, for an admin) by uuid or name."""
+        self.policy.enforce(ctx, "container:get", {"project_id": ctx.project_id})
+        with self.db.session() as session:
+            return self._find(session, ctx, ident)
+
+    def list(
+        self, ctx: RequestContext, query: Mapping[str, Any], all_projects: bool
+    ) -> tuple[list[Container], str | None]:
+        self.policy.enforce(ctx, "container:get_all", {"project_id": ctx.project_id})
+        stmt = sa.select(Container)
+        if all_projects:
+            self.policy.enforce(ctx, "container:get_all_all_projects")
+        else:
+            stmt = stmt.where(Container.project_id == ctx.project_id)
+        for field in ("name", "image", "status", "host", "project_id", "user_id"):
+            if query.get(field):
+                stmt = stmt.where(getattr(Container, field) == query[field])
+        page = pagination.page_params(
+            query,
+            sort_keys=SORT_KEYS,
+            default_sort=(("created_at", "asc"),),
+            max_limit=self.settings.limit_max,
+        )
+        with self.db.session() as session:
+            return pagination.paginate(session, stmt, Container, page, id_column="uuid")
+
+    # --- change ---------------------------------------------------------------------
+
+    def delete(self, ctx: RequestContext, ident: str, force: bool, stop: bool) -> None:
+        with self.db.session() as session:
+            row = self._act_on(session, ctx, ident)
+            if not force:
+                allowed = "delete_stop" if stop else "delete"
+                _require(row, allowed)
+            row.status = states.DELETING
+            row.task_state = "deleting"
+            container = row
+        if container.host is None:
+            with self.db.session() as session:
+                session.execute(sa.delete(Container).where(Container.uuid == container.uuid))
+            return
+        self._cast(container, "delete", uuid=container.uuid)
+
+    def action(self, ctx: RequestContext, ident: str, action: str, **kwargs: Any) -> None:
+        """start, stop, reboot, pause, unpause or kill: checked here, done by the agent."""
+        with self.db.session() as session:
+            row = self._act_on(session, ctx, ident)
+            _require(row, action)
+            row.task_state = _TASK_STATES[action]
+            container = row
+        self._cast(container, action, uuid=container.uuid, **kwargs)
+
+    def update(self, ctx: RequestContext, ident: str, body: ContainerUpdate) -> Container:
+        with self.db.session() as session:
+            row = self._act_on(session, ctx, ident)
+            if body.name is not None:
+                row.name = body.name
+            if body.cpu is None and body.memory is None:
+                return row
+            _require(row, "update")
+            cpu = body.cpu or row.cpu
+            memory = body.memory or row.memory
+            asked = {"containers": 0, "cpu": cpu - row.cpu, "memory": memory - row.memory}
+            quotas.check(session, row.project_id, self.settings.quota_defaults, asked)
+            row.cpu, row.memory = cpu, memory
+            container = row
+        self._cast(container, "update", uuid=container.uuid, cpu=cpu, memory=memory)
+        return container
+
+    def rename(self, ctx: RequestContext, ident: str, name: str) -> Container:
+        return self.update(ctx, ident, ContainerUpdate(name=name))
+
+    def ask(self, ctx: RequestContext, ident: str, what: str, **kwargs: Any) -> Any:
+        """logs, top or stats: the agent's answer, at once."""
+        self.policy.enforce(ctx, "container:read_action", {"project_id": ctx.project_id})
+        with self.db.session() as session:
+            row = self._find(session, ctx, ident)
+        _require(row, what)
+        try:
+            return self.agents.call(row.host, what, uuid=row.uuid, **kwargs)
+        except RemoteError as exc:
+            raise Conflict(f"Container {row.uuid} could not answer {what}: {exc.message}") from exc
+        except BusError as exc:
+            raise Conflict(f"The agent of host {row.host} did not answer: {exc}") from exc
+
+    # --- hosts and quotas -------------------------------------------------------------
+
+    def hosts(self, ctx: RequestContext) -> list[tuple[Host, tuple[float, int], bool]]:
+        """Every agent's host, what its containers hold, and whether it is up."""
+        self.policy.enforce(ctx, "host:get")
+        with self.db.session() as session:
+            used = scheduler.usage(session)
+            rows = session.scalars(sa.select(Host).order_by(Host.hostname))
+            down_time = self.settings.service_down_time
+            return [
+                (row, used.get(row.hostname, (0.0, 0)), scheduler.is_up(row, down_time))
+                for row in rows
+            ]
+
+    def quota(
+        self, ctx: RequestContext, project_id: str, usages: bool, defaults: bool = False
+    ) -> dict[str, Any]:
+        self.policy.enforce(ctx, "quota:get", {"project_id": project_id})
+        with self.db.session() as session:
+            limits = self.settings.quota_defaults
+            if not defaults:
+                limits = quotas.limits(session, project_id, limits)
+            if not usages:
+                return dict(limits)
+            used = quotas.usage(session, project_id)
+        return {r: {"limit": limits[r], "in_use": used[r]} for r in quotas.RESOURCES}
+
+    def set_quota(
+        self, ctx: RequestContext, project_id: str, values: dict[str, float]
+    ) -> dict[str, Any]:
+        self.policy.enforce(ctx, "quota:update", {"project_id": project_id})
+        with self.db.session() as session:
+            quotas.set_limits(session, project_id, values)
+        return self.quota(ctx, project_id, usages=False)
+
+    def delete_quota(self, ctx: RequestContext, project_id: str) -> None:
+        self.policy.enforce(ctx, "quota:update", {"project_id": project_id})
+        with self.db.session() as session:
+            quotas.delete_limits(session, project_id)
+
+    # --- helpers --------------------------------------------------------------------
+
+    def _find(self, session: Session, ctx: RequestContext, ident: str) -> Container:
+        stmt = sa.select(Container).where(sa.or_(Container.uuid == ident, Container.name == ident))
+        if not ctx.is_admin:
+            stmt = stmt.where(Container.project_id == ctx.project_id)
+        rows = list(session.scalars(stmt.limit(2)))
+        exact = [row for row in rows if row.uuid == ident]
+        if exact:
+            return exact[0]
+        if not rows:
+            raise NotFound(f"Container {ident} could not be found.")
+        if len(rows) > 1:
+            raise Conflict(f"Multiple containers are named {ident}; use the uuid.")
+        return rows[0]
+
+    def _act_on(self, session: Session, ctx: RequestContext, ident: str) -> Container:
+        row = self._find(session, ctx, ident)
+        self.policy.enforce(ctx, "container:action", {"project_id": row.project_id})
+        if row.task_state is not None:
+            raise Conflict(
+                f"Container {row.uuid} is busy ({row.task_state}); try again when it is done."
+            )
+        return row
+
+    def _cast(self, row: Container, method: str, **kwargs: Any) -> None:
+        assert row.host is not None
+        self.agents.cast(row.host, method, **kwargs)
+
+
+_TASK_STATES = {
+    "start": "starting",
+    "stop": "stopping",
+    "reboot": "rebooting",
+    "pause": "pausing",
+    "unpause": "unpausing",
+    "kill": "killing",
+}
+
+
+def _require(container: Container, action: str) -> None:
+    if container.status not in states.ALLOWED[action]:
+        raise Conflict(
+            f"Cannot {action.removesuffix('_stop')} container {container.uuid} "
+            f"in {container.status} state."
+        )
+
+
+def _argv(value: list[str] | str | None) -> list[str] | None:
+    """Before microversion 1.20 the command is one shell-quoted string."""
+    if isinstance(value, str):
+        try:
+            return shlex.split(value)
+        except ValueError as exc:
+            raise BadRequest(f"Cannot split {value!r} into arguments: {exc}") from exc
+    return value
