@@ -75,6 +75,9 @@ SERVICES: dict[str, Service] = {
         "/v2.1",
         ("compute-api", "compute-scheduler", "compute-conductor", "compute-agent"),
     ),
+    "container": Service(
+        "container", "container", "zun", "container", "/v1", ("container-api", "container-agent")
+    ),
 }
 
 _BUILDERS: dict[str, str] = {
@@ -88,6 +91,8 @@ _BUILDERS: dict[str, str] = {
     "compute-scheduler": "stratus.compute.parts:build_scheduler",
     "compute-conductor": "stratus.compute.parts:build_conductor",
     "compute-agent": "stratus.compute.parts:build_agent",
+    "container-api": "stratus.container.api:build_part",
+    "container-agent": "stratus.container.agent:build_part",
 }
 
 
