@@ -9,7 +9,6 @@ register(
     "container",
     Opt("port", 9517, "Port of the container API (Zun v1).", int),
     Opt("image_url", "http://{my_ip}:{image.port}", "Image API the container service uses."),
-    Opt("host", "{my_ip}", "Name this host's container agent reports and is scheduled by."),
     Opt("availability_zone", "nova", "Availability zone of this host's container agent."),
     Opt("default_cpu", 1.0, "Virtual CPUs of a container that asks for none.", float),
     Opt("default_memory", 512, "Memory (MB) of a container that asks for none.", int),

@@ -57,7 +57,8 @@ def build_agent(runtime: Runtime, driver: Driver) -> ContainerAgent:
     def image_data(image_id: str) -> ImageData:
         return lambda: images.download(image_id, identity.service_token())
 
-    return ContainerAgent(runtime.bus, driver, conf.host, conf.availability_zone, image_data)
+    host = runtime.conf.get("DEFAULT", "host")
+    return ContainerAgent(runtime.bus, driver, host, conf.availability_zone, image_data)
 
 
 def build_part(runtime: Runtime) -> WorkerPart:
