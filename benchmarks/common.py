@@ -26,7 +26,7 @@ def running_cloud(services: list[str] | None = None) -> Iterator[Cloud]:
         try:
             yield cloud
         finally:
-            cloud.stop()
+            cloud.destroy()
 
 
 def admin_token(cloud: Cloud) -> str:

@@ -114,7 +114,7 @@ def bootstrap(runtime: Runtime, clouds_yaml: Path | None) -> Credentials:
         CatalogEntry(s.service_type, s.catalog_name, parts.endpoint_url(runtime, s))
         for s in parts.enabled(runtime)
     ]
-    identity_bootstrap(
+    admin_project = identity_bootstrap(
         runtime,
         admin_password=creds.admin_password,
         demo_password=creds.demo_password,
@@ -122,6 +122,10 @@ def bootstrap(runtime: Runtime, clouds_yaml: Path | None) -> Credentials:
         endpoints=endpoints,
         region=runtime.conf.get("DEFAULT", "region_name"),
     )
+    if "network" in runtime.conf.get("DEFAULT", "enabled_services"):
+        from stratus.network.public import ensure_public_network
+
+        ensure_public_network(runtime, admin_project)
     if clouds_yaml is not None:
         write_clouds_yaml(clouds_yaml, clouds_entries(runtime, creds))
     return creds

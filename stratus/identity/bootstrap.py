@@ -53,8 +53,9 @@ def bootstrap(
     endpoints: list[CatalogEntry],
     region: str,
     reset_passwords: bool = False,
-) -> None:
-    """Make the identity service hold what a new cloud needs (safe to run every time).
+) -> str:
+    """Make the identity service hold what a new cloud needs (safe to run every time);
+    returns the admin project's id (other services' bootstrap resources belong to it).
 
     ``service_passwords`` maps each service user's name to its password, which is set
     every time; the admin and demo passwords are set only when those users are created,
@@ -83,6 +84,7 @@ def bootstrap(
             session.flush()
         for entry in endpoints:
             _catalog_entry(session, entry, region)
+        return projects["admin"].id
 
 
 def _role(session: Session, name: str) -> Role:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import socket
 from collections.abc import Iterator, Sequence
@@ -82,8 +83,20 @@ async def _serve(apis: Sequence[ApiPart], bind: str) -> None:
     ]
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    main_pid = os.getpid()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        # Not loop.add_signal_handler: its wakeup fd is inherited by children forked
+        # from this process (host tools do fork), and a signal such a child receives
+        # would then be taken for ours and stop the whole cloud.
+        if os.getpid() == main_pid:
+            loop.call_soon_threadsafe(stop.set)
+        else:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        signal.signal(signum, on_signal)
     tasks = [asyncio.create_task(server.serve()) for server in servers]
     for api in apis:
         LOG.info("%s listening on %s:%d", api.name, bind, api.port)

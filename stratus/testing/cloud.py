@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -25,6 +26,8 @@ from typing import Any
 import httpx
 
 from stratus.runtime import parts
+from stratus.runtime.config import registry
+from stratus.testing.network import clean_host, isolated_config, render_ini
 
 BIN = Path(sys.executable).parent
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
@@ -48,6 +51,7 @@ class Cloud:
     split: bool
     services: list[str]
     ports: dict[str, int]
+    token: str
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @classmethod
@@ -60,24 +64,28 @@ class Cloud:
         services: list[str] | None = None,
     ) -> Cloud:
         """Write the config, create the tables and bootstrap (not started yet)."""
-        services = services or ["identity", "image"]
+        services = services or list(registry()["DEFAULT"]["enabled_services"].default)
         ports = {name: free_port() for name in services}
-        lines = [
-            "[DEFAULT]",
-            f"data_dir = {root / 'data'}",
-            "my_ip = 127.0.0.1",
-            "bind_host = 127.0.0.1",
-            f"log_file = {root / 'stratus.log'}",
-            f"enabled_services = {','.join(services)}",
-        ]
+        token = "t" + secrets.token_hex(3)
+        sections: dict[str, dict[str, str]] = {
+            "DEFAULT": {
+                "data_dir": str(root / "data"),
+                "my_ip": "127.0.0.1",
+                "bind_host": "127.0.0.1",
+                "log_file": str(root / "stratus.log"),
+                "enabled_services": ",".join(services),
+            },
+            **(isolated_config(token) if "network" in services else {}),
+        }
         if split:
-            lines.append(f"transport_url = {AMQP_URL}")
+            sections["DEFAULT"]["transport_url"] = AMQP_URL
         if database_url:
-            lines += ["[database]", f"connection = {database_url}"]
+            sections["database"] = {"connection": database_url}
         for name, port in ports.items():
-            lines += [f"[{parts.SERVICES[name].section}]", f"port = {port}"]
-        cloud = cls(root=root, split=split, services=services, ports=ports)
-        cloud.conf_path.write_text("\n".join(lines) + "\n")
+            sections.setdefault(parts.SERVICES[name].section, {})["port"] = str(port)
+        root.chmod(0o755)  # dnsmasq, running as nobody, reads its files under the data dir
+        cloud = cls(root=root, split=split, services=services, ports=ports, token=token)
+        cloud.conf_path.write_text(render_ini(sections))
         cloud.stratus("db", "sync")
         cloud.stratus("bootstrap", "--clouds-yaml", str(cloud.clouds_yaml))
         return cloud
@@ -142,6 +150,57 @@ class Cloud:
                 process.kill()
                 process.wait()
         self.processes.clear()
+
+    def destroy(self) -> None:
+        """Stop the cloud and remove everything its network agents made on this host."""
+        held: dict[str, list[str]] = {}
+        if "network" in self.services:
+            held = self._network_object_ids()
+        try:
+            self.stop()
+        finally:
+            if "network" in self.services:
+                ids = held.get("networks", []) + held.get("routers", [])
+                clean_host(
+                    self.token,
+                    self.root / "data" / "network",
+                    f"{self.token}ex",
+                    ids,
+                    held.get("ports", []),
+                )
+
+    def admin_token(self) -> str:
+        password = json.loads((self.root / "data" / "credentials.json").read_text())
+        auth = {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {
+                        "name": "admin",
+                        "domain": {"id": "default"},
+                        "password": password["admin_password"],
+                    }
+                },
+            },
+            "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
+        }
+        response = httpx.post(f"{self.url('identity')}/v3/auth/tokens", json={"auth": auth})
+        response.raise_for_status()
+        return response.headers["x-subject-token"]
+
+    def _network_object_ids(self) -> dict[str, list[str]]:
+        """The ids of every network, router and port the network service holds (best
+        effort: a cloud that no longer answers has none to tell)."""
+        try:
+            headers = {"X-Auth-Token": self.admin_token()}
+            held = {}
+            for collection in ("networks", "routers", "ports"):
+                url = f"{self.url('network')}/v2.0/{collection}"
+                items = httpx.get(url, headers=headers).json()[collection]
+                held[collection] = [item["id"] for item in items]
+            return held
+        except (httpx.HTTPError, KeyError, ValueError):
+            return {}
 
     def cloud_pid(self) -> int:
         """The pid of the all-in-one process."""

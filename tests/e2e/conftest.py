@@ -14,7 +14,7 @@ from stratus.testing.cloud import Cloud, scratch_database
 MODES = ["all-in-one", "split-postgresql", "split-mariadb"]
 
 
-@pytest.fixture(scope="module", params=MODES)
+@pytest.fixture(scope="session", params=MODES)
 def cloud(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cloud]:
@@ -23,6 +23,6 @@ def cloud(
     with ExitStack() as stack:
         url = stack.enter_context(scratch_database(mode.split("-")[1])) if "split" in mode else ""
         cloud = Cloud.create(root, split="split" in mode, database_url=url)
-        stack.callback(cloud.stop)
+        stack.callback(cloud.destroy)
         cloud.start()
         yield cloud
