@@ -166,3 +166,13 @@ def test_reconcile_removes_orphans_and_finishes_deletes(env: Env) -> None:
     env.agent.reconcile()
     env.gone(uuid)
     assert env.driver.containers == {}
+
+
+def test_auto_remove_deletes_a_container_that_exits(env: Env) -> None:
+    env.image()
+    uuid = env.run(auto_remove=True)["uuid"]
+    env.wait_status(uuid, "Running")
+    env.driver.kill(uuid, "SIGKILL")  # it exits on its own, behind the API's back
+    env.agent.reconcile()
+    env.gone(uuid)
+    assert env.driver.containers == {}

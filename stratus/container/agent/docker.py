@@ -1,0 +1,257 @@
+"""The Docker Engine driver (docker SDK): the one place the agent touches Docker.
+
+Containers are named ``stratus-<uuid>`` and labelled with their uuid, so the driver
+finds every container it made (and only those) after a restart. An image from the
+image service is a ``docker save`` tarball: it is loaded once per host and tagged
+``stratus-image/<image id>``, which is how the driver knows it is already there.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any, TypeVar
+
+import docker
+import docker.errors
+import requests
+
+from stratus.container import states
+from stratus.container.agent.driver import (
+    ContainerMissing,
+    DriverUnavailable,
+    HostInfo,
+    ImageData,
+    State,
+)
+
+LABEL = "org.openstack.stratus.container"
+IMAGE_REPO = "stratus-image"
+CPU_PERIOD = 100_000  # microseconds; a container's CPUs are its quota of this period
+MIB = 1024 * 1024
+T = TypeVar("T")
+
+_STATUSES = {
+    "created": states.CREATED,
+    "running": states.RUNNING,
+    "paused": states.PAUSED,
+    "restarting": states.RESTARTING,
+    "exited": states.STOPPED,
+    "removing": states.DELETING,
+    "dead": states.ERROR,
+}
+
+
+class ImageError(Exception):
+    """The container's image cannot be had (not in the engine, or its tarball is bad)."""
+
+
+def container_name(uuid: str) -> str:
+    return f"stratus-{uuid}"
+
+
+class DockerDriver:
+    def __init__(self, url: str, timeout: int = 120) -> None:
+        self.url = url
+        self.timeout = timeout
+        self._client: docker.DockerClient | None = None
+        self._lock = threading.Lock()
+        self._image_locks: dict[str, threading.Lock] = {}
+
+    # --- host -----------------------------------------------------------------------
+
+    def host_info(self) -> HostInfo:
+        info = self._call(lambda c: c.info())
+        return HostInfo(cpus=int(info["NCPU"]), memory_mb=int(info["MemTotal"]) // MIB)
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def create(self, spec: dict[str, Any], image_data: ImageData) -> None:
+        image = self._image(spec, image_data)
+        memory = f"{spec['memory']}m"
+        kwargs: dict[str, Any] = {
+            "name": container_name(spec["uuid"]),
+            "command": spec["command"],
+            "entrypoint": spec["entrypoint"],
+            "environment": spec["environment"],
+            "labels": {**spec["labels"], LABEL: spec["uuid"]},
+            "working_dir": spec["workdir"],
+            "hostname": spec["hostname"],
+            "tty": spec["tty"],
+            "stdin_open": spec["interactive"],
+            "mem_limit": memory,
+            "memswap_limit": memory,
+            "cpu_period": CPU_PERIOD,
+            "cpu_quota": int(spec["cpu"] * CPU_PERIOD),
+            "network_mode": "none",
+        }
+        if spec["restart_policy"]:
+            kwargs["restart_policy"] = spec["restart_policy"]
+        self._call(lambda c: c.containers.create(image, **kwargs))
+
+    def start(self, uuid: str) -> None:
+        self._on(uuid, lambda c: c.start())
+
+    def stop(self, uuid: str, timeout: int) -> None:
+        self._on(uuid, lambda c: c.stop(timeout=timeout))
+
+    def restart(self, uuid: str, timeout: int) -> None:
+        self._on(uuid, lambda c: c.restart(timeout=timeout))
+
+    def pause(self, uuid: str) -> None:
+        self._on(uuid, lambda c: c.pause())
+
+    def unpause(self, uuid: str) -> None:
+        self._on(uuid, lambda c: c.unpause())
+
+    def kill(self, uuid: str, signal: str | int) -> None:
+        self._on(uuid, lambda c: c.kill(signal=signal))
+
+    def update(self, uuid: str, cpu: float, memory: int) -> None:
+        quota = int(cpu * CPU_PERIOD)
+        limit = f"{memory}m"
+        self._on(
+            uuid,
+            lambda c: c.update(
+                cpu_period=CPU_PERIOD, cpu_quota=quota, mem_limit=limit, memswap_limit=limit
+            ),
+        )
+
+    def delete(self, uuid: str) -> None:
+        with suppress(ContainerMissing):
+            self._on(uuid, lambda c: c.remove(force=True))
+
+    # --- what the API asks ----------------------------------------------------------
+
+    def logs(
+        self, uuid: str, stdout: bool, stderr: bool, timestamps: bool, tail: str, since: int | None
+    ) -> str:
+        count: int | str = int(tail) if str(tail).isdigit() else "all"
+        data = self._on(
+            uuid,
+            lambda c: c.logs(
+                stdout=stdout, stderr=stderr, timestamps=timestamps, tail=count, since=since
+            ),
+        )
+        return data.decode(errors="replace")
+
+    def top(self, uuid: str, ps_args: str | None) -> dict[str, Any]:
+        return self._on(uuid, lambda c: c.top(ps_args=ps_args) if ps_args else c.top())
+
+    def stats(self, uuid: str) -> dict[str, Any]:
+        raw = self._on(uuid, lambda c: c.stats(stream=False))
+        return summarize_stats(raw)
+
+    def states(self) -> dict[str, State]:
+        found = self._call(
+            lambda c: c.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True)
+        )
+        return {c.labels[LABEL]: state_of(c.attrs["State"]) for c in found}
+
+    # --- helpers --------------------------------------------------------------------
+
+    def _image(self, spec: dict[str, Any], image_data: ImageData) -> str:
+        """The local reference of the container's image, loading it first if need be."""
+        if spec["image_driver"] != "glance":
+            try:
+                self._call(lambda c: c.images.get(spec["image"]))
+            except docker.errors.ImageNotFound:
+                message = f"Image {spec['image']} is not in the local Docker Engine."
+                raise ImageError(message) from None
+            return spec["image"]
+        tag = f"{IMAGE_REPO}/{spec['image_id']}:latest"
+        with self._lock:
+            lock = self._image_locks.setdefault(spec["image_id"], threading.Lock())
+        with lock:
+            try:
+                self._call(lambda c: c.images.get(tag))
+            except docker.errors.ImageNotFound:
+                loaded = self._load(image_data())
+                self._call(lambda c: c.images.get(loaded).tag(tag))
+        return tag
+
+    def _load(self, data: Iterator[bytes]) -> str:
+        """Load a ``docker save`` tarball; the reference of the image it held."""
+        loaded = None
+        for message in self._call(lambda c: c.api.load_image(data, quiet=True)):
+            if "error" in message:
+                raise ImageError(f"docker load failed: {message['error']}")
+            text = message.get("stream", "")
+            for prefix in ("Loaded image: ", "Loaded image ID: "):
+                if text.startswith(prefix):
+                    loaded = text.removeprefix(prefix).strip()
+        if loaded is None:
+            raise ImageError("docker load reported no image")
+        return loaded
+
+    def _on(self, uuid: str, action: Callable[[Any], T]) -> T:
+        def run(client: docker.DockerClient) -> T:
+            try:
+                container = client.containers.get(container_name(uuid))
+            except docker.errors.NotFound:
+                raise ContainerMissing(uuid) from None
+            return action(container)
+
+        return self._call(run)
+
+    def _call(self, action: Callable[[docker.DockerClient], T]) -> T:
+        with self._unavailable_on_connection_errors():
+            return action(self._docker())
+
+    def _docker(self) -> docker.DockerClient:
+        with self._lock:
+            if self._client is None:
+                self._client = docker.DockerClient(base_url=self.url, timeout=self.timeout)
+            return self._client
+
+    @contextmanager
+    def _unavailable_on_connection_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (requests.exceptions.ConnectionError, ConnectionError) as exc:
+            raise DriverUnavailable(f"Docker Engine at {self.url} is unreachable: {exc}") from exc
+        except docker.errors.APIError:
+            raise  # the engine answered: it refused this request
+        except docker.errors.DockerException as exc:
+            raise DriverUnavailable(f"Docker Engine at {self.url} is unusable: {exc}") from exc
+
+
+def state_of(raw: dict[str, Any]) -> State:
+    """Docker's ``State`` of a container as a Stratus state."""
+    status = _STATUSES.get(raw.get("Status", ""), states.UNKNOWN)
+    if raw.get("Paused"):
+        status = states.PAUSED
+    reason = raw.get("Error") or None
+    detail = None
+    if status == states.STOPPED:
+        detail = f"Exited ({raw.get('ExitCode', 0)}) {raw.get('FinishedAt', '')}".strip()
+    return State(status, reason, detail)
+
+
+def summarize_stats(raw: dict[str, Any]) -> dict[str, Any]:
+    """One ``docker stats`` sample in Zun's shape."""
+    cpu, pre = raw.get("cpu_stats", {}), raw.get("precpu_stats", {})
+    cpu_delta = cpu.get("cpu_usage", {}).get("total_usage", 0) - pre.get("cpu_usage", {}).get(
+        "total_usage", 0
+    )
+    system_delta = cpu.get("system_cpu_usage", 0) - pre.get("system_cpu_usage", 0)
+    cpus = cpu.get("online_cpus") or 1
+    memory = raw.get("memory_stats", {})
+    usage, limit = memory.get("usage", 0), memory.get("limit", 0)
+    networks = raw.get("networks") or {}
+    blkio = raw.get("blkio_stats", {}).get("io_service_bytes_recursive") or []
+    return {
+        "CPU %": round(cpu_delta / system_delta * cpus * 100, 2) if system_delta > 0 else 0.0,
+        "MEM USAGE(MiB)": round(usage / MIB, 2),
+        "MEM LIMIT(MiB)": round(limit / MIB, 2),
+        "MEM %": round(usage / limit * 100, 2) if limit else 0.0,
+        "BLOCK I/O(B)": "{}/{}".format(
+            sum(e["value"] for e in blkio if e.get("op", "").lower() == "read"),
+            sum(e["value"] for e in blkio if e.get("op", "").lower() == "write"),
+        ),
+        "NET I/O(B)": "{}/{}".format(
+            sum(n.get("rx_bytes", 0) for n in networks.values()),
+            sum(n.get("tx_bytes", 0) for n in networks.values()),
+        ),
+    }

@@ -1,0 +1,133 @@
+"""The Docker driver against the real Docker Engine, with the Stratus busybox image built
+by tools/build-container-image.sh. Needs root and Docker (started with
+tools/start-daemons.sh); fails, never skips, without them.
+
+Every container a test makes carries the driver's label and a uuid the test recorded, and
+is removed afterwards whatever happened; the image tags the driver adds are removed too,
+and ``stratus/busybox:latest`` only if it was not in Docker before."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import pytest
+
+from stratus.container.agent.docker import IMAGE_REPO, DockerDriver, container_name
+
+ROOT = Path(__file__).resolve().parents[3]
+IMAGE = "stratus/busybox:latest"
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    proc = subprocess.run(
+        [str(ROOT / "tools/start-daemons.sh"), "dockerd"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, f"start-daemons.sh failed:\n{proc.stdout}\n{proc.stderr}"
+    client = docker.from_env()
+    yield client
+    client.close()
+
+
+def _present(client: docker.DockerClient, ref: str) -> bool:
+    try:
+        client.images.get(ref)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def tarball(docker_client: docker.DockerClient) -> Iterator[Path]:
+    """The busybox tarball; the image is taken out of Docker again if the build put it there."""
+    had_image = _present(docker_client, IMAGE)
+    out = Path(tempfile.mkdtemp(prefix="stratus-container-driver-"))
+    try:
+        proc = subprocess.run(
+            [str(ROOT / "tools/build-container-image.sh"), str(out)],
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, f"build failed:\n{proc.stdout}\n{proc.stderr}"
+        if not had_image:
+            docker_client.images.remove(IMAGE)
+        yield out / "busybox.tar"
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+class Made:
+    """What one test made in Docker, removed at its end."""
+
+    def __init__(self, client: docker.DockerClient, tarball: Path) -> None:
+        self.client = client
+        self.tarball = tarball
+        self.uuids: list[str] = []
+        self.image_ids: list[str] = []
+        self.loads = 0
+
+    def spec(self, image_driver: str = "glance", **fields: Any) -> dict[str, Any]:
+        container_uuid = str(uuid.uuid4())
+        self.uuids.append(container_uuid)
+        image_id = fields.pop("image_id", None) or str(uuid.uuid4())
+        if image_driver == "glance" and image_id not in self.image_ids:
+            self.image_ids.append(image_id)
+        return {
+            "uuid": container_uuid,
+            "image": "busybox",
+            "image_driver": image_driver,
+            "image_id": image_id if image_driver == "glance" else None,
+            "command": ["sleep", "60"],
+            "entrypoint": None,
+            "cpu": 0.5,
+            "memory": 64,
+            "environment": {},
+            "labels": {},
+            "workdir": None,
+            "hostname": None,
+            "restart_policy": None,
+            "interactive": False,
+            "tty": False,
+            "auto_remove": False,
+            **fields,
+        }
+
+    def image_data(self) -> Iterator[bytes]:
+        self.loads += 1
+        with self.tarball.open("rb") as data:
+            while chunk := data.read(1024 * 1024):
+                yield chunk
+
+    def clean(self) -> None:
+        for container_uuid in self.uuids:
+            with contextlib.suppress(docker.errors.NotFound):
+                self.client.containers.get(container_name(container_uuid)).remove(force=True)
+        for image_id in self.image_ids:
+            with contextlib.suppress(docker.errors.ImageNotFound):
+                self.client.images.remove(f"{IMAGE_REPO}/{image_id}:latest")
+
+
+@pytest.fixture
+def made(docker_client: docker.DockerClient, tarball: Path) -> Iterator[Made]:
+    had_image = _present(docker_client, IMAGE)
+    made = Made(docker_client, tarball)
+    try:
+        yield made
+    finally:
+        made.clean()
+        if not had_image and _present(docker_client, IMAGE):
+            docker_client.images.remove(IMAGE)
+
+
+@pytest.fixture
+def driver(docker_client: docker.DockerClient) -> DockerDriver:
+    return DockerDriver("unix:///var/run/docker.sock")
