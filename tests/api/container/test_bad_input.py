@@ -106,3 +106,10 @@ def test_bad_kill_signal_is_400(env: Env) -> None:
     uuid = env.run()["uuid"]
     env.wait_status(uuid, "Running")
     assert env.call("POST", f"/v1/containers/{uuid}/kill?signal=SIGNOPE").status_code == 400
+
+
+def test_the_title_is_the_message_as_zunclient_shows_it(env: Env) -> None:
+    response = env.call("GET", "/v1/containers/nope")
+    (err,) = response.json()["errors"]
+    assert err["title"] == err["detail"] == "Container nope could not be found."
+    assert err["request_id"] == response.headers["x-openstack-request-id"]
