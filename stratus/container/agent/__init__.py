@@ -18,25 +18,29 @@ LOG = logging.getLogger(__name__)
 
 
 class AgentWorker:
-    """Serve the topic and reconcile at start and every ``interval`` seconds."""
+    """Serve the topic, reconcile at start and every ``interval`` seconds, and report a
+    container as soon as the engine says its state changed."""
 
     def __init__(self, runtime: Runtime, agent: ContainerAgent, interval: float) -> None:
         self.runtime = runtime
         self.agent = agent
         self.interval = interval
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._listener: Listener | None = None
 
     def start(self) -> None:
         self._listener = self.runtime.bus.serve(AGENT_TOPIC, self.agent, host=self.agent.host)
-        self._thread = threading.Thread(target=self._loop, name="container-agent", daemon=True)
-        self._thread.start()
+        for target, name in ((self._loop, "container-agent"), (self._watch, "container-events")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=30)
+        self.agent.driver.close_changes()
+        for thread in self._threads:
+            thread.join(timeout=30)
         if self._listener:
             self._listener.stop()
 
@@ -46,6 +50,15 @@ class AgentWorker:
                 self.agent.reconcile()
             except Exception:  # keep reconciling; the next pass may succeed
                 LOG.exception("container agent reconciliation failed")
+            self._stop.wait(self.interval)
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for uuid in self.agent.driver.changes():
+                    self.agent.refresh(uuid)
+            except Exception as exc:  # the engine went away: the reconcile loop reports it
+                LOG.debug("container engine events ended: %s", exc)
             self._stop.wait(self.interval)
 
 

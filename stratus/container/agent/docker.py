@@ -9,6 +9,7 @@ image service is a ``docker save`` tarball: it is loaded once per host and tagge
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
@@ -47,6 +48,10 @@ class ImageError(Exception):
     """The container's image cannot be had (not in the engine, or its tarball is bad)."""
 
 
+# Engine events after which a container's state may differ from what was reported.
+_STATE_EVENTS = frozenset({"start", "die", "pause", "unpause", "restart", "oom", "kill"})
+
+
 def container_name(uuid: str) -> str:
     return f"stratus-{uuid}"
 
@@ -58,6 +63,7 @@ class DockerDriver:
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
         self._image_locks: dict[str, threading.Lock] = {}
+        self._events: Any = None  # the open event stream, which close_changes ends
 
     # --- host -----------------------------------------------------------------------
 
@@ -148,6 +154,23 @@ class DockerDriver:
             lambda c: c.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True)
         )
         return {c.labels[LABEL]: state_of(c.attrs["State"]) for c in found}
+
+    def changes(self) -> Iterator[str]:
+        since = int(time.time())
+        stream = self._call(
+            lambda c: c.events(
+                decode=True, since=since, filters={"type": "container", "label": LABEL}
+            )
+        )
+        self._events = stream
+        with self._unavailable_on_connection_errors():
+            for event in stream:
+                if event.get("Action", "").split(":")[0] in _STATE_EVENTS:
+                    yield event["Actor"]["Attributes"][LABEL]
+
+    def close_changes(self) -> None:
+        if self._events is not None:
+            self._events.close()
 
     # --- helpers --------------------------------------------------------------------
 

@@ -63,3 +63,9 @@ class Driver(Protocol):
 
     def states(self) -> dict[str, State]:
         """The state of every container this driver made, by uuid."""
+
+    def changes(self) -> Iterator[str]:
+        """The uuids of containers whose state changed, as the engine tells them (it
+        blocks until one does); ends when the engine goes away or ``close_changes``."""
+
+    def close_changes(self) -> None: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from stratus.container import states
@@ -79,6 +80,12 @@ class FakeDriver:
                 uuid: State(c["status"], None, c.get("detail"))
                 for uuid, c in self.containers.items()
             }
+
+    def changes(self) -> Iterator[str]:
+        return iter(())  # every change is made through the driver, and reported then
+
+    def close_changes(self) -> None:
+        pass
 
     def _get(self, uuid: str) -> dict[str, Any]:
         self._check()

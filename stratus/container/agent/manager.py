@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from stratus.container import states
@@ -46,20 +47,27 @@ class ContainerAgent:
         self.zone = zone
         self.image_data = image_data  # image id -> its data, from the image service
         self._lock = threading.Lock()  # one reconciliation at a time
+        self._creates_lock = threading.Lock()
+        self._creates: dict[str, tuple[threading.Lock, list[int]]] = {}
 
     # --- what the API casts ---------------------------------------------------------
 
     def create(self, container: dict[str, Any], start: bool) -> None:
+        """Make (and start) the container; a second create of it (a reconciliation that
+        met the API's create in flight) finds it made and does nothing."""
         uuid = container["uuid"]
-        try:
-            self.driver.create(container, self.image_data(container["image_id"] or ""))
-            if start:
-                self.driver.start(uuid)
-        except Exception as exc:  # any failure is the container's Error, with the reason
-            LOG.warning("container %s could not be made: %s", uuid, exc)
-            self._report(uuid, State(states.ERROR, str(exc)))
-            return
-        self._report_current(uuid)
+        with self._creating_lock(uuid):
+            try:
+                if uuid in self.driver.states():
+                    return
+                self.driver.create(container, self.image_data(container["image_id"] or ""))
+                if start:
+                    self.driver.start(uuid)
+            except Exception as exc:  # any failure is the container's Error, with the reason
+                LOG.warning("container %s could not be made: %s", uuid, exc)
+                self._report(uuid, State(states.ERROR, str(exc)))
+                return
+            self._report_current(uuid)
 
     def start(self, uuid: str) -> None:
         self._do(uuid, self.driver.start, uuid)
@@ -100,6 +108,12 @@ class ContainerAgent:
 
     def stats(self, uuid: str) -> dict[str, Any]:
         return self.driver.stats(uuid)
+
+    def refresh(self, uuid: str) -> None:
+        """Report a container the engine says changed (it died, say), if it still exists."""
+        state = self.driver.states().get(uuid)
+        if state is not None:
+            self._report(uuid, state)
 
     # --- reconciliation -------------------------------------------------------------
 
@@ -142,6 +156,22 @@ class ContainerAgent:
                 self._report(record["uuid"], State(states.ERROR, reason))
 
     # --- helpers --------------------------------------------------------------------
+
+    @contextmanager
+    def _creating_lock(self, uuid: str) -> Iterator[None]:
+        """One create of a container at a time (the entry lives while anyone holds or
+        waits for it)."""
+        with self._creates_lock:
+            entry = self._creates.setdefault(uuid, (threading.Lock(), [0]))
+            entry[1][0] += 1
+        try:
+            with entry[0]:
+                yield
+        finally:
+            with self._creates_lock:
+                entry[1][0] -= 1
+                if not entry[1][0]:
+                    del self._creates[uuid]
 
     def _do(self, uuid: str, action: Callable[..., None], *args: Any) -> None:
         try:
