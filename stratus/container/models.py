@@ -93,3 +93,14 @@ class Quota(Base):
     project_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
     resource: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     hard_limit: Mapped[float] = mapped_column(sa.Float)
+
+
+class ProjectClaims(Base):
+    """A row per project whose ``generation`` every claim bumps first: that takes the
+    project's row lock, so concurrent claims on different hosts still check the
+    project's quota one after the other."""
+
+    __tablename__ = "container_project_claims"
+
+    project_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    generation: Mapped[int] = mapped_column(sa.Integer, default=0)

@@ -163,20 +163,36 @@ class ContainerService:
         self._cast(container, action, uuid=container.uuid, **kwargs)
 
     def update(self, ctx: RequestContext, ident: str, body: ContainerUpdate) -> Container:
+        """A new name, or new limits: these are claimed on the host like a create's."""
         with self.db.session() as session:
             row = self._act_on(session, ctx, ident)
-            if body.name is not None:
-                row.name = body.name
             if body.cpu is None and body.memory is None:
+                if body.name is not None:
+                    row.name = body.name
                 return row
             _require(row, "update")
-            cpu = body.cpu or row.cpu
-            memory = body.memory or row.memory
-            asked = {"containers": 0, "cpu": cpu - row.cpu, "memory": memory - row.memory}
-            quotas.check(session, row.project_id, self.settings.quota_defaults, asked)
+            uuid, project_id, hostname = row.uuid, row.project_id, row.host
+        assert hostname is not None
+        scheduler.ensure_project(self.db, project_id)
+        with self.db.session() as session:
+            scheduler.lock(session, project_id, hostname)
+            row = session.get(Container, uuid)
+            host = session.get(Host, hostname)
+            if row is None or host is None:
+                raise NotFound(f"Container {ident} could not be found.")
+            _require(row, "update")
+            cpu, memory = body.cpu or row.cpu, body.memory or row.memory
+            more_cpu, more_memory = cpu - row.cpu, memory - row.memory
+            ratio = self.settings.cpu_allocation_ratio
+            if not scheduler.fits(session, host, more_cpu, more_memory, ratio):
+                raise Conflict(f"Host {hostname} has no room for {cpu:g} CPU and {memory} MB.")
+            asked = {"containers": 0, "cpu": more_cpu, "memory": more_memory}
+            quotas.check(session, project_id, self.settings.quota_defaults, asked)
+            if body.name is not None:
+                row.name = body.name
             row.cpu, row.memory = cpu, memory
             container = row
-        self._cast(container, "update", uuid=container.uuid, cpu=cpu, memory=memory)
+        self._cast(container, "update", uuid=uuid, cpu=cpu, memory=memory)
         return container
 
     def rename(self, ctx: RequestContext, ident: str, name: str) -> Container:

@@ -72,3 +72,31 @@ def test_concurrent_runs_never_overcommit_a_host(env: Env) -> None:
     assert sorted(codes) == [202] * 8 + [400] * 4
     (host,) = env.call("GET", "/v1/hosts", "admin").json()["hosts"]
     assert host["mem_used"] == 4096
+
+
+def test_racing_runs_on_two_hosts_never_pass_the_project_quota(env: Env) -> None:
+    env.image()
+    env.agent.host = "node2"  # a second host with the same room reports too
+    env.report()
+    env.wait_for_host(lambda h: True)
+    project = env.users["demo"].project_id
+    env.call("PUT", f"/v1/quotas/{project}", "admin", json={"containers": 5})
+
+    def run(_: int) -> int:
+        body = {"image": "busybox", "memory": 64}
+        return env.call("POST", "/v1/containers", json=body).status_code
+
+    with ThreadPoolExecutor(10) as pool:
+        codes = list(pool.map(run, range(10)))
+    assert sorted(codes) == [202] * 5 + [413] * 5
+
+
+def test_a_resize_is_claimed_on_the_host(env: Env) -> None:
+    env.image()
+    uuid = env.run(memory=1024)["uuid"]
+    env.wait_status(uuid, "Running")
+    too_much = env.call("PATCH", f"/v1/containers/{uuid}", json={"memory": 5000, "name": "x"})
+    assert too_much.status_code == 409 and "no room" in too_much.json()["errors"][0]["detail"]
+    assert env.show(uuid)["name"] is None  # nothing of a refused update is kept
+    fits = env.call("PATCH", f"/v1/containers/{uuid}", json={"memory": 4096})
+    assert fits.status_code == 200, fits.text
