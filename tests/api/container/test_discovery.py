@@ -48,3 +48,11 @@ def test_unauthenticated_is_401(env: Env) -> None:
     response = env.client.get("/v1/containers")
     assert response.status_code == 401
     assert response.json()["errors"][0]["status"] == 401
+
+
+def test_openapi_document_lists_the_routes(env: Env) -> None:
+    document = env.client.get("/openapi.json").json()
+    assert "/v1/containers" in document["paths"]
+    assert "/v1/containers/{ident}/stop" in document["paths"]
+    assert "/v1/quotas/{project_id}" in document["paths"]
+    assert "requestBody" in document["paths"]["/v1/containers"]["post"]
