@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from stratus.compute import quotas, records, states
 from stratus.compute.api import server_views
@@ -130,7 +131,8 @@ async def server_action(
             parsed = model.model_validate(argument if argument is not None else {})
         except ValidationError as exc:
             raise BadRequest(describe_validation_errors(exc.errors())) from exc
-    return handler(request, ctx, server_id, parsed)
+    # Handlers block (database, other services' APIs, the bus): never on the event loop.
+    return await run_in_threadpool(handler, request, ctx, server_id, parsed)
 
 
 def _simple(

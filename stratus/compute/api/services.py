@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from stratus.compute import services as service_records
 from stratus.compute import zones
@@ -116,8 +117,9 @@ async def update_service(
     api.policy.enforce(ctx, "services")
     document = await read_json(request)
     if at_least(request, "2.53"):
-        return _update(request, path, parse(ServiceUpdate, document))
-    return _legacy_update(request, path, parse(HostBinary, document))
+        return await run_in_threadpool(_update, request, path, parse(ServiceUpdate, document))
+    change = parse(HostBinary, document)
+    return await run_in_threadpool(_legacy_update, request, path, change)
 
 
 def _update(request: Request, service_id: str, change: ServiceUpdate) -> dict[str, Any]:

@@ -103,8 +103,11 @@ class FakeDriver(VirtDriver):
         self._set(instance, (states.SHUTDOWN, states.RUNNING, states.CRASHED), states.RUNNING)
 
     def reboot(self, instance: Instance, hard: bool) -> None:
-        allowed = tuple(states.POWER_STATE_NAMES) if hard else (states.RUNNING,)
-        self._set(instance, allowed, states.RUNNING)
+        """A hard reboot makes the domain anew (also one that went missing)."""
+        if hard:
+            self.spawn(instance, instance.get("network_info") or [])
+        else:
+            self._set(instance, (states.RUNNING,), states.RUNNING)
 
     def pause(self, instance: Instance) -> None:
         self._set(instance, (states.RUNNING,), states.POWER_PAUSED)

@@ -235,3 +235,16 @@ def test_instance_action_paging(env: Env) -> None:
     marker = page["instanceActions"][-1]["request_id"]
     rest = env.ok("GET", path, params={"marker": marker}, version="2.58")
     assert [a["action"] for a in rest["instanceActions"]] == ["create"]
+
+
+def test_hard_reboot_repairs_a_lost_domain(env: Env) -> None:
+    server_id = env.boot()["id"]
+    host = env.show(server_id, "admin")["OS-EXT-SRV-ATTR:host"]
+    env.driver.destroy({"uuid": server_id, "host": host})
+    env.agent.sync_power_states()
+    assert env.wait(server_id, "SHUTOFF")["OS-EXT-STS:power_state"] == 0
+    _act(env, server_id, {"os-start": None})  # nothing to start: the fault says so
+    assert env.wait(server_id, "SHUTOFF")["OS-EXT-STS:power_state"] == 0
+    _act(env, server_id, {"reboot": {"type": "HARD"}})
+    assert env.wait(server_id, "ACTIVE")["OS-EXT-STS:power_state"] == 1
+    assert server_id in env.driver.list_instances(host)

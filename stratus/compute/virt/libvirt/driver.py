@@ -143,13 +143,20 @@ class LibvirtDriver(VirtDriver):
             domain.create()
 
     def reboot(self, instance: Instance, hard: bool) -> None:
-        domain = self._domain(instance)
-        if not hard and domain.isActive():
-            domain.reboot(0)
+        """A soft reboot asks the guest; a hard one defines the domain anew from the
+        server's record (it repairs a domain that went missing) and starts it."""
+        if not hard:
+            self._domain(instance).reboot(0)
             return
-        if domain.isActive():
+        domain = self.host.domain(instance["uuid"])
+        if domain is not None and domain.isActive():
             domain.destroy()
-        domain.create()
+        disk = self.disks.instance_dir(instance["uuid"]) / DISK
+        if not disk.exists():
+            raise VirtError(f"server {instance['uuid']} has no disk on {self.hostname}")
+        network_info = instance.get("network_info") or []
+        self._plug(instance, network_info)
+        self._define(instance, disk, network_info).create()
 
     def pause(self, instance: Instance) -> None:
         self._domain(instance).suspend()
