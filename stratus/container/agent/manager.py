@@ -142,7 +142,8 @@ class ContainerAgent:
         elif state is None and record["status"] == states.CREATING:
             self.create(record, start=False)
         elif state is None:
-            self._report(uuid, State(states.ERROR, "The container is gone from the engine."))
+            if record["status"] != states.ERROR:  # an Error keeps the reason it has
+                self._report(uuid, State(states.ERROR, "The container is gone from the engine."))
         elif record["auto_remove"] and state.status == states.STOPPED:
             self.delete(uuid)  # Zun's auto_remove: a container that exits is removed
         elif (state.status, state.detail) != (record["status"], record.get("status_detail")):

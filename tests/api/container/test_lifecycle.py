@@ -176,3 +176,16 @@ def test_auto_remove_deletes_a_container_that_exits(env: Env) -> None:
     env.agent.reconcile()
     env.gone(uuid)
     assert env.driver.containers == {}
+
+
+def test_a_failed_create_keeps_its_reason(env: Env) -> None:
+    env.image()
+    env.driver.down = "Docker is not answering"
+    uuid = env.run()["uuid"]
+    assert env.wait_status(uuid, "Error")["status_reason"] == "Docker is not answering"
+    env.driver.down = None
+    env.agent.reconcile()
+    env.wait_for_host(lambda host: host["driver_status"] is None)
+    assert env.show(uuid)["status_reason"] == "Docker is not answering"
+    assert env.call("DELETE", f"/v1/containers/{uuid}").status_code == 204
+    env.gone(uuid)
