@@ -16,6 +16,7 @@ DEFAULT_RULES: dict[str, Check] = {
     "container:host": ADMIN,  # naming a host, and seeing a container's host
     "host:get": ADMIN,
     "service:get": ADMIN,
+    "availability_zone:get": PROJECT_READER,
     "quota:get": PROJECT_READER,
     "quota:update": ADMIN,
 }

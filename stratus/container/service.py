@@ -225,6 +225,13 @@ class ContainerService:
                 for row in rows
             ]
 
+    def zones(self, ctx: RequestContext) -> list[str]:
+        """The availability zones of the hosts."""
+        self.policy.enforce(ctx, "availability_zone:get", {"project_id": ctx.project_id})
+        with self.db.session() as session:
+            query = sa.select(Host.availability_zone).distinct().order_by(Host.availability_zone)
+            return list(session.scalars(query))
+
     def quota(
         self, ctx: RequestContext, project_id: str, usages: bool, defaults: bool = False
     ) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""``/v1/hosts`` and ``/v1/services``: the container agents, for admins."""
+"""``/v1/hosts`` and ``/v1/services``: the container agents, for admins; and the
+availability zones they are in, for everyone."""
 
 from __future__ import annotations
 
@@ -35,3 +36,9 @@ def show_host(ident: str, request: Request, ctx: RequestContext = Caller) -> dic
 def list_services(request: Request, ctx: RequestContext = Caller) -> dict[str, Any]:
     service(request).policy.enforce(ctx, "service:get")
     return {"services": [views.service(row, up) for row, _, up in service(request).hosts(ctx)]}
+
+
+@router.get("/availability_zones")
+def list_zones(request: Request, ctx: RequestContext = Caller) -> dict[str, Any]:
+    zones = service(request).zones(ctx)
+    return {"availability_zones": [{"availability_zone": zone} for zone in zones]}

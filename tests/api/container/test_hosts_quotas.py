@@ -100,3 +100,8 @@ def test_a_resize_is_claimed_on_the_host(env: Env) -> None:
     assert env.show(uuid)["name"] is None  # nothing of a refused update is kept
     fits = env.call("PATCH", f"/v1/containers/{uuid}", json={"memory": 4096})
     assert fits.status_code == 200, fits.text
+
+
+def test_availability_zones(env: Env) -> None:
+    response = env.call("GET", "/v1/availability_zones", "reader")
+    assert response.json() == {"availability_zones": [{"availability_zone": "nova"}]}
