@@ -11,10 +11,13 @@ on one server run one at a time.
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 import traceback
 from collections import defaultdict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from stratus.compute import (
@@ -365,6 +368,16 @@ class ComputeAgent:
             self._finish(
                 instance, {"task_state": None}, "compute_snapshot_instance", request_id, start
             )
+
+    def get_host_uptime(self) -> str:
+        """This host's time, uptime and load, as ``uptime`` prints them."""
+        seconds = int(float(Path("/proc/uptime").read_text().split()[0]))
+        days, rest = divmod(seconds, 86400)
+        hours, minutes = divmod(rest // 60, 60)
+        load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+        since = f"{days} day{'s' if days != 1 else ''}, " if days else ""
+        now = time.strftime("%H:%M:%S")
+        return f" {now} up {since}{hours:2d}:{minutes:02d},  0 users,  load average: {load}"
 
     def get_console_output(self, instance: Instance, length: int | None = None) -> str:
         lines = self.driver.get_console_output(instance).splitlines()

@@ -21,17 +21,20 @@ from stratus.compute.api.common import (
     query_bool,
     transaction,
 )
+from stratus.compute.conductor.manager import AGENT_TOPIC
 from stratus.compute.models import ComputeNode, Instance, Service
 from stratus.compute.records import instance_name
 from stratus.compute.scheduler.hosts import service_is_up
 from stratus.compute.services import AGENT
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
-from stratus.runtime.api.errors import BadRequest, NotFound
+from stratus.runtime.api.errors import BadRequest, NotFound, ServiceUnavailable
 from stratus.runtime.api.pagination import page_params, paginate
+from stratus.runtime.bus import BusError
 
 router = APIRouter(prefix=PREFIX + "/os-hypervisors")
 
+UPTIME_TIMEOUT = 10.0
 LIST_QUERY = {"limit", "marker", "hypervisor_hostname_pattern", "with_servers"}
 
 
@@ -231,7 +234,12 @@ def hypervisor_uptime(
     with transaction(request) as session:
         node = _find(request, session, hypervisor_id)
         body = _Context(request, session, [node], False).summary(node)
-    body["uptime"] = None  # the agents do not report it
+    try:
+        body["uptime"] = api.bus.call(
+            AGENT_TOPIC, "get_host_uptime", host=node.host, timeout=UPTIME_TIMEOUT
+        )
+    except BusError as exc:
+        raise ServiceUnavailable(f"Compute host {node.host} does not answer: {exc}") from exc
     return {"hypervisor": body}
 
 

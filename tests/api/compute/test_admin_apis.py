@@ -105,6 +105,8 @@ def test_hypervisors(env: Env) -> None:
     assert shown["hypervisor_hostname"] == host
     page = env.ok("GET", "/os-hypervisors", "admin", params={"limit": 1}, version="2.53")
     assert len(page["hypervisors"]) == 1 and "hypervisors_links" in page
+    uptime = env.ok("GET", f"/os-hypervisors/{listed[0]['id']}/uptime", "admin")["hypervisor"]
+    assert " up " in uptime["uptime"] and "load average:" in uptime["uptime"]
     stats = env.ok("GET", "/os-hypervisors/statistics", "admin")["hypervisor_statistics"]
     assert stats["count"] == 2 and stats["memory_mb_used"] == 2048 and stats["running_vms"] == 1
     assert env.call("GET", "/os-hypervisors", "demo").status_code == 403
