@@ -117,6 +117,9 @@ def kill(ident: str, request: Request, ctx: RequestContext = Caller) -> Response
 
 @router.get("/{ident}/logs")
 def logs(ident: str, request: Request, ctx: RequestContext = Caller) -> str:
+    tail = request.query_params.get("tail") or "all"
+    if tail != "all" and not tail.isdigit():
+        raise BadRequest(f"tail must be 'all' or a number of lines, not {tail!r}.")
     stdout, stderr = flag(request, "stdout"), flag(request, "stderr")
     if not stdout and not stderr:
         stdout = stderr = True
@@ -127,7 +130,7 @@ def logs(ident: str, request: Request, ctx: RequestContext = Caller) -> str:
         stdout=stdout,
         stderr=stderr,
         timestamps=flag(request, "timestamps"),
-        tail=request.query_params.get("tail") or "all",
+        tail=tail,
         since=integer(request, "since"),
     )
 

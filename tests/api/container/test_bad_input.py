@@ -113,3 +113,11 @@ def test_the_title_is_the_message_as_zunclient_shows_it(env: Env) -> None:
     (err,) = response.json()["errors"]
     assert err["title"] == err["detail"] == "Container nope could not be found."
     assert err["request_id"] == response.headers["x-openstack-request-id"]
+
+
+def test_bad_logs_tail_is_400(env: Env) -> None:
+    env.image()
+    uuid = env.run()["uuid"]
+    env.wait_status(uuid, "Running")
+    assert env.call("GET", f"/v1/containers/{uuid}/logs?tail=lots").status_code == 400
+    assert env.call("GET", f"/v1/containers/{uuid}/logs?tail=5").status_code == 200
