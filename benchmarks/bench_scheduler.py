@@ -149,10 +149,19 @@ def main() -> None:
     print_table(
         f"Scheduler: {args.hosts} fake hosts, {args.servers} servers "
         f"({db.engine.dialect.name}; filters, weighers and a claim per decision)",
-        ["schedulers", "threads", "placed", "failed", "seconds", "decisions/s", "p50 ms",
-         "p99 ms", "overcommitted hosts"],
+        [
+            "schedulers",
+            "threads",
+            "placed",
+            "failed",
+            "seconds",
+            "decisions/s",
+            "p50 ms",
+            "p99 ms",
+            "overcommitted hosts",
+        ],
         rows,
-    )  # fmt: skip
+    )
 
 
 if __name__ == "__main__":

@@ -105,8 +105,9 @@ def test_bad_network_requests(netenv: Env, private: str) -> None:
         ([{"uuid": private, "fixed_ip": "not-an-ip"}], 400),
         ([{}], 400),
     ):
-        response = netenv.call("POST", "/servers", json=boot_body(netenv, networks=networks),
-                               version="2.79")  # fmt: skip
+        response = netenv.call(
+            "POST", "/servers", json=boot_body(netenv, networks=networks), version="2.79"
+        )
         assert response.status_code == status, (networks, response.text)
     assert netenv.ok("GET", "/servers")["servers"] == []
 

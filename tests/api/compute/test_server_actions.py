@@ -47,8 +47,16 @@ def test_power_cycle(env: Env) -> None:
     env.wait(server_id, "ACTIVE")
     actions = env.ok("GET", f"/servers/{server_id}/os-instance-actions")["instanceActions"]
     assert [a["action"] for a in actions] == [
-        "resume", "suspend", "unpause", "pause", "reboot", "reboot", "start", "stop", "create",
-    ]  # fmt: skip
+        "resume",
+        "suspend",
+        "unpause",
+        "pause",
+        "reboot",
+        "reboot",
+        "start",
+        "stop",
+        "create",
+    ]
     stop = f"/servers/{server_id}/os-instance-actions/{actions[-2]['request_id']}"
     detail = env.ok("GET", stop, version="2.51")["instanceAction"]
     events = [(e["event"], e["result"]) for e in detail["events"]]

@@ -50,9 +50,14 @@ def test_create_with_options(env: Env) -> None:
     key = env.ok("POST", "/os-keypairs", json={"keypair": {"name": "mykey"}})["keypair"]
     user_data = base64.b64encode(b"#!/bin/sh\necho hi\n").decode()
     server = env.boot(
-        key_name="mykey", user_data=user_data, description="d", tags=["a", "b"],
-        accessIPv4="10.0.0.9", availability_zone="nova", config_drive=True,
-    )  # fmt: skip
+        key_name="mykey",
+        user_data=user_data,
+        description="d",
+        tags=["a", "b"],
+        accessIPv4="10.0.0.9",
+        availability_zone="nova",
+        config_drive=True,
+    )
     assert server["key_name"] == "mykey" and server["description"] == "d"
     assert server["tags"] == ["a", "b"] and server["accessIPv4"] == "10.0.0.9"
     assert server["OS-EXT-AZ:availability_zone"] == "nova" and server["config_drive"] == "True"
@@ -88,10 +93,20 @@ def test_image_as_mapped_root_disk(env: Env) -> None:
 
 def test_multiple_create(env: Env) -> None:
     created = env.call(
-        "POST", "/servers", version="2.79",
-        json={"server": {"name": "many", "imageRef": env.images["cirros"], "flavorRef": "42",
-                         "networks": "none", "min_count": 3, "return_reservation_id": True}},
-    )  # fmt: skip
+        "POST",
+        "/servers",
+        version="2.79",
+        json={
+            "server": {
+                "name": "many",
+                "imageRef": env.images["cirros"],
+                "flavorRef": "42",
+                "networks": "none",
+                "min_count": 3,
+                "return_reservation_id": True,
+            }
+        },
+    )
     assert created.status_code == 202
     reservation = created.json()["reservation_id"]
     listed = env.ok("GET", "/servers/detail", params={"reservation_id": reservation})["servers"]

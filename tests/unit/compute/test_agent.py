@@ -176,9 +176,14 @@ def test_domains_of_deleted_servers_go_but_resizes_keep_theirs(
     resizing = add_server(db, "elsewhere", vm_state=states.RESIZED)
     with db.session() as session:
         session.add(
-            Migration(uuid=new_id(), instance_uuid=resizing, status="finished",
-                      source_compute=host, dest_compute="elsewhere")
-        )  # fmt: skip
+            Migration(
+                uuid=new_id(),
+                instance_uuid=resizing,
+                status="finished",
+                source_compute=host,
+                dest_compute="elsewhere",
+            )
+        )
     for server_id in (deleted, moved, resizing):
         driver.spawn(
             {"uuid": server_id, "host": host, "name": "x", "hostname": "vm", "flavor": FLAVOR}, []
@@ -192,10 +197,18 @@ def test_abandoned_builds_are_scheduled_again(conf, db, bus, conductor, make_age
     bus.serve(SCHEDULER, Scheduler(conf, db, cache_ttl=0))
     make_agent()
     old = utcnow() - timedelta(seconds=STUCK_BUILD_SECONDS + 1)
-    stuck = add_server(db, None, vm_state=states.BUILDING, task_state=states.SCHEDULING,
-                       node=None, created_at=old, request={})  # fmt: skip
-    recent = add_server(db, None, vm_state=states.BUILDING, task_state=states.SCHEDULING,
-                        node=None, request={})  # fmt: skip
+    stuck = add_server(
+        db,
+        None,
+        vm_state=states.BUILDING,
+        task_state=states.SCHEDULING,
+        node=None,
+        created_at=old,
+        request={},
+    )
+    recent = add_server(
+        db, None, vm_state=states.BUILDING, task_state=states.SCHEDULING, node=None, request={}
+    )
     conductor.heal_builds()
     eventually(lambda: server(db, stuck).vm_state == states.ACTIVE)
     assert server(db, stuck).host == driver.hosts()[0]

@@ -18,9 +18,15 @@ from stratus.runtime.api.microversion import APIVersion
 from stratus.runtime.config import Config
 
 FLAVOR = {
-    "id": "1", "name": "m1.tiny", "vcpus": 1, "memory_mb": 512, "root_gb": 1,
-    "ephemeral_gb": 0, "swap": 0, "extra_specs": {"hw:cpu_policy": "shared"},
-}  # fmt: skip
+    "id": "1",
+    "name": "m1.tiny",
+    "vcpus": 1,
+    "memory_mb": 512,
+    "root_gb": 1,
+    "ephemeral_gb": 0,
+    "swap": 0,
+    "extra_specs": {"hw:cpu_policy": "shared"},
+}
 USER = RequestContext("u", "demo", "default", frozenset({"member", "reader"}), project_id="p")
 ADMIN = RequestContext("a", "admin", "default", frozenset({"admin", "member", "reader"}), "p2")
 
@@ -68,7 +74,7 @@ def instance(**values: Any) -> Instance:
                 "mac_address": "fa:16:3e:00:00:01",
                 "fixed_ips": [{"ip_address": "10.0.0.5", "version": 4}],
             }
-        ],  # fmt: skip
+        ],
         "created_at": datetime(2024, 1, 2, 3, 4, 5),
         "locked": False,
         "progress": 0,
@@ -94,16 +100,26 @@ def test_flavor_embedded_from_2_47(conf: Config) -> None:
     assert old == {"id": "1", "links": [{"rel": "bookmark", "href": "http://cloud:8774/flavors/1"}]}
     new = show(conf, "2.47")["flavor"]
     assert new == {
-        "vcpus": 1, "ram": 512, "disk": 1, "ephemeral": 0, "swap": 0,
-        "original_name": "m1.tiny", "extra_specs": {"hw:cpu_policy": "shared"},
-    }  # fmt: skip
+        "vcpus": 1,
+        "ram": 512,
+        "disk": 1,
+        "ephemeral": 0,
+        "swap": 0,
+        "original_name": "m1.tiny",
+        "extra_specs": {"hw:cpu_policy": "shared"},
+    }
 
 
 @pytest.mark.parametrize(
     ("field", "since"),
-    [("locked", "2.9"), ("description", "2.19"), ("tags", "2.26"),
-     ("trusted_image_certificates", "2.63"), ("locked_reason", "2.73")],
-)  # fmt: skip
+    [
+        ("locked", "2.9"),
+        ("description", "2.19"),
+        ("tags", "2.26"),
+        ("trusted_image_certificates", "2.63"),
+        ("locked_reason", "2.73"),
+    ],
+)
 def test_fields_appear_at_their_version(conf: Config, field: str, since: str) -> None:
     major, minor = since.split(".")
     assert field not in show(conf, f"{major}.{int(minor) - 1}")
@@ -113,9 +129,15 @@ def test_fields_appear_at_their_version(conf: Config, field: str, since: str) ->
 def test_addresses_tags_and_host_id(conf: Config) -> None:
     body = show(conf, "2.79")
     assert body["addresses"] == {
-        "private": [{"version": 4, "addr": "10.0.0.5", "OS-EXT-IPS:type": "fixed",
-                     "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:01"}]
-    }  # fmt: skip
+        "private": [
+            {
+                "version": 4,
+                "addr": "10.0.0.5",
+                "OS-EXT-IPS:type": "fixed",
+                "OS-EXT-IPS-MAC:mac_addr": "fa:16:3e:00:00:01",
+            }
+        ]
+    }
     assert body["tags"] == ["a", "b"] and len(body["hostId"]) == 56
     assert body["created"] == "2024-01-02T03:04:05Z" and body["status"] == "ACTIVE"
 
@@ -143,8 +165,10 @@ def test_fault_details_for_admins_or_non_500(conf: Config) -> None:
     )
     extras = server_views.Extras(faults={row.uuid: fault})
     assert show(conf, "2.1", row=row, extras=extras)["fault"] == {
-        "code": 500, "created": "2024-01-01T00:00:00Z", "message": "boom",
-    }  # fmt: skip
+        "code": 500,
+        "created": "2024-01-01T00:00:00Z",
+        "message": "boom",
+    }
     assert show(conf, "2.1", ADMIN, row=row, extras=extras)["fault"]["details"] == "trace"
 
 
