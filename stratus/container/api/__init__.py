@@ -6,8 +6,6 @@ hosts and containers: the API is the only part that writes the container tables.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI
 
 from stratus.container import (
@@ -21,18 +19,11 @@ from stratus.container.rpc import CONDUCTOR_TOPIC, AgentClient, Conductor
 from stratus.container.service import ContainerService, Settings
 from stratus.runtime.api.app import create_app
 from stratus.runtime.api.auth import TokenValidator
-from stratus.runtime.api.errors import ApiError, render_zun
+from stratus.runtime.api.errors import render_zun
 from stratus.runtime.api.microversion import Microversions
 from stratus.runtime.api.policy import Policy
 from stratus.runtime.parts import ApiPart
 from stratus.runtime.process import Runtime
-
-
-def render_error(error: ApiError, request_id: str) -> dict[str, Any]:
-    """Zun's error body, whose ``title`` is the message: it is what python-zunclient shows."""
-    body = render_zun(error, request_id)
-    body["errors"][0]["title"] = error.message
-    return body
 
 
 def build_app(
@@ -62,7 +53,7 @@ def build_app(
     return create_app(
         title="Stratus container API (Zun v1)",
         routers=[versions.router, containers.router, hosts.router, quota_sets.router],
-        render_error=render_error,
+        render_error=render_zun,
         microversions=Microversions(
             "container", versions.MIN_VERSION, versions.MAX_VERSION, "/v1", echo_range=True
         ),

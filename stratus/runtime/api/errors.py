@@ -141,14 +141,15 @@ def render_neutron(error: ApiError, request_id: str) -> dict[str, Any]:
 
 
 def render_zun(error: ApiError, request_id: str) -> dict[str, Any]:
-    """Zun (API-WG errors guideline): ``{"errors": [{"status", "title", "detail", ...}]}``."""
+    """Zun (API-WG errors guideline): ``{"errors": [{"status", "title", "detail", ...}]}``.
+    The title carries the message, as Zun's does: it is what python-zunclient prints."""
     return {
         "errors": [
             {
                 "request_id": request_id,
                 "code": error.error_type,
                 "status": error.status,
-                "title": error.title,
+                "title": error.message,
                 "detail": error.message,
                 "links": [],
             }
