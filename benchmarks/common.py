@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -81,6 +83,12 @@ def measure(operation: Callable[[httpx.Client], None], *, concurrency: int, coun
         p50_ms=statistics.median(latencies) * 1000,
         p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
     )
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM (a timeout's, a supervisor's) into SystemExit, so that a benchmark that
+    is stopped still runs its clean-up of the host."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
 
 
 def print_table(title: str, headers: list[str], rows: list[list[object]]) -> None:
