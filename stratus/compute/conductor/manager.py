@@ -400,6 +400,12 @@ class Conductor:
             spec = self._spec(session, instance, [instance_uuid])
             spec.flavor = flavor
             spec.ignore_hosts = [] if self.allow_same_host else [instance.host or ""]
+            source = session.scalar(
+                sa.select(ComputeNode).where(ComputeNode.hypervisor_hostname == instance.node)
+            )
+            if source is not None and source.capabilities.get("resize_across_hosts") is False:
+                # Its driver cannot move disks between hosts: the resize stays where it is.
+                spec.force_host, spec.force_node, spec.ignore_hosts = instance.host, None, []
         try:
             selection = self.bus.call(
                 SCHEDULER_TOPIC,

@@ -31,7 +31,8 @@ class VirtDriver(ABC):
     def nodes(self, host: str) -> list[dict[str, Any]]:
         """What each node of the host offers: ``hypervisor_hostname``, ``hypervisor_type``,
         ``hypervisor_version``, ``vcpus``, ``memory_mb``, ``local_gb``, ``cpu_info``,
-        ``capabilities`` (with ``supported_instances``), ``host_ip``."""
+        ``capabilities`` (with ``supported_instances``, and ``resize_across_hosts``
+        False when a resize must stay on the server's host), ``host_ip``."""
 
     @abstractmethod
     def list_instances(self, host: str) -> dict[str, int]:

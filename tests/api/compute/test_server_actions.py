@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from stratus.compute.models import ComputeNode
 from tests.api.compute.conftest import Env
 
 
@@ -256,3 +257,18 @@ def test_hard_reboot_repairs_a_lost_domain(env: Env) -> None:
     _act(env, server_id, {"reboot": {"type": "HARD"}})
     assert env.wait(server_id, "ACTIVE")["OS-EXT-STS:power_state"] == 1
     assert server_id in env.driver.list_instances(host)
+
+
+def test_resize_stays_home_when_the_driver_cannot_move_disks(env: Env) -> None:
+    server_id = env.boot()["id"]
+    host = env.show(server_id, "admin")["OS-EXT-SRV-ATTR:host"]
+    with env.backend.db.session() as session:
+        for node in session.query(ComputeNode):
+            node.capabilities = {**node.capabilities, "resize_across_hosts": False}
+            if node.host == host:  # the other host looks far better to the weighers
+                node.memory_mb_used = 7000
+    _act(env, server_id, {"resize": {"flavorRef": "2"}})
+    assert (
+        env.wait(server_id, "VERIFY_RESIZE")
+        and env.show(server_id, "admin")["OS-EXT-SRV-ATTR:host"] == host
+    )

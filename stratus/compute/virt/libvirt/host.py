@@ -131,5 +131,6 @@ class Host:
                 "hypervisor_version": version,
                 "virt_type": self.virt_type,
                 "supported_instances": [[arch, self.virt_type, "hvm"]],
+                "resize_across_hosts": False,
             },
         }
