@@ -122,10 +122,15 @@ def bootstrap(runtime: Runtime, clouds_yaml: Path | None) -> Credentials:
         endpoints=endpoints,
         region=runtime.conf.get("DEFAULT", "region_name"),
     )
-    if "network" in runtime.conf.get("DEFAULT", "enabled_services"):
+    enabled = runtime.conf.get("DEFAULT", "enabled_services")
+    if "network" in enabled:
         from stratus.network.public import ensure_public_network
 
         ensure_public_network(runtime, admin_project)
+    if "compute" in enabled:
+        from stratus.compute.flavors import create_default_flavors
+
+        create_default_flavors(runtime)
     if clouds_yaml is not None:
         write_clouds_yaml(clouds_yaml, clouds_entries(runtime, creds))
     return creds
