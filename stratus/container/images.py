@@ -1,4 +1,5 @@
-"""Container images in the image service: look one up by id or name, fetch its data."""
+"""Container images in the image service: look one up by id or name, fetch its data,
+and record a committed container as a new one."""
 
 from __future__ import annotations
 
@@ -47,6 +48,32 @@ class ImageClient:
             if response.status_code != 200:
                 raise NotFound(f"Image {image_id} has no data ({response.status_code}).")
             yield from response.iter_bytes(1024 * 1024)
+
+    def create(self, name: str, tag: str, token: str) -> str:
+        """A new queued docker image in the caller's project; its id."""
+        body = {"name": name, "tags": [tag], "container_format": "docker", "disk_format": "raw"}
+        try:
+            response = self.http.post(
+                f"{self.url}/v2/images", json=body, headers={"X-Auth-Token": token}
+            )
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable(f"The image service is unreachable: {exc}") from exc
+        if response.status_code >= 500:
+            raise ServiceUnavailable(f"The image service failed ({response.status_code}).")
+        if response.status_code != 201:
+            raise BadRequest(f"The image service refused the image: {response.text}")
+        return response.json()["id"]
+
+    def upload(self, image_id: str, data: Iterator[bytes], token: str) -> None:
+        """Stream ``data`` as the image's data; raises if the image service refuses."""
+        headers = {"X-Auth-Token": token, "Content-Type": "application/octet-stream"}
+        url = f"{self.url}/v2/images/{image_id}/file"
+        response = self.http.put(url, content=data, headers=headers)
+        if response.status_code != 204:
+            raise RuntimeError(f"The image service refused the data ({response.status_code}).")
+
+    def delete(self, image_id: str, token: str) -> None:
+        self.http.delete(f"{self.url}/v2/images/{image_id}", headers={"X-Auth-Token": token})
 
     def _get(self, path: str, headers: dict[str, str], **kwargs: Any) -> httpx.Response:
         try:

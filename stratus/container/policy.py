@@ -13,6 +13,8 @@ DEFAULT_RULES: dict[str, Check] = {
     "container:get_all_all_projects": ADMIN,
     "container:action": PROJECT_MEMBER,
     "container:read_action": PROJECT_READER,
+    "container:execute": PROJECT_MEMBER,
+    "container:commit": PROJECT_MEMBER,
     "container:host": ADMIN,  # naming a host, and seeing a container's host
     "host:get": ADMIN,
     "service:get": ADMIN,

@@ -198,11 +198,18 @@ class ContainerService:
     def rename(self, ctx: RequestContext, ident: str, name: str) -> Container:
         return self.update(ctx, ident, ContainerUpdate(name=name))
 
-    def ask(self, ctx: RequestContext, ident: str, what: str, **kwargs: Any) -> Any:
-        """logs, top or stats: the agent's answer, at once."""
-        self.policy.enforce(ctx, "container:read_action", {"project_id": ctx.project_id})
+    def ask(
+        self,
+        ctx: RequestContext,
+        ident: str,
+        what: str,
+        rule: str = "container:read_action",
+        **kwargs: Any,
+    ) -> Any:
+        """logs, top, stats or execute: the agent's answer, at once."""
         with self.db.session() as session:
             row = self._find(session, ctx, ident)
+        self.policy.enforce(ctx, rule, {"project_id": row.project_id})
         _require(row, what)
         try:
             return self.agents.call(row.host, what, uuid=row.uuid, **kwargs)
@@ -210,6 +217,36 @@ class ContainerService:
             raise Conflict(f"Container {row.uuid} could not answer {what}: {exc.message}") from exc
         except BusError as exc:
             raise Conflict(f"The agent of host {row.host} did not answer: {exc}") from exc
+
+    def execute(self, ctx: RequestContext, ident: str, command: str | list[str]) -> dict[str, Any]:
+        """Run a command in a running container: its output and exit code."""
+        argv = _argv(command)
+        if not argv:
+            raise BadRequest("The command to execute is required.")
+        return self.ask(ctx, ident, "execute", rule="container:execute", command=argv)
+
+    def commit(self, ctx: RequestContext, ident: str, repository: str, tag: str) -> str:
+        """Snapshot the container into a new image of the caller's project; the image's
+        id (it turns active when the agent has uploaded the data)."""
+        with self.db.session() as session:
+            row = self._find(session, ctx, ident)
+            self.policy.enforce(ctx, "container:commit", {"project_id": row.project_id})
+            if row.task_state is not None:
+                raise Conflict(f"Container {row.uuid} is busy ({row.task_state}).")
+            _require(row, "commit")
+            image_id = self.images.create(repository, tag, ctx.token)
+            row.task_state = "committing"
+            container = row
+        self._cast(
+            container,
+            "commit",
+            uuid=container.uuid,
+            repository=repository,
+            tag=tag,
+            image_id=image_id,
+            token=ctx.token,
+        )
+        return image_id
 
     # --- hosts and quotas -------------------------------------------------------------
 

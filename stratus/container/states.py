@@ -23,6 +23,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "logs": frozenset({CREATED, RUNNING, STOPPED, PAUSED, RESTARTING, ERROR}),
     "top": frozenset({RUNNING, PAUSED}),
     "stats": frozenset({RUNNING, PAUSED, STOPPED, CREATED}),
+    "execute": frozenset({RUNNING}),
+    "commit": frozenset({RUNNING, STOPPED, PAUSED}),
     "update": frozenset({CREATED, RUNNING, STOPPED, PAUSED}),
     "rename": frozenset({CREATED, RUNNING, STOPPED, PAUSED, ERROR}),
     # Deleting without force: a container that is not running (running needs stop=True).

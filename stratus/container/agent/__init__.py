@@ -71,7 +71,9 @@ def build_agent(runtime: Runtime, driver: Driver) -> ContainerAgent:
         return lambda: images.download(image_id, identity.service_token())
 
     host = runtime.conf.get("DEFAULT", "host")
-    return ContainerAgent(runtime.bus, driver, host, conf.availability_zone, image_data)
+    return ContainerAgent(
+        runtime.bus, driver, host, conf.availability_zone, image_data, images=images
+    )
 
 
 def build_part(runtime: Runtime) -> WorkerPart:

@@ -149,6 +149,22 @@ class DockerDriver:
         raw = self._on(uuid, lambda c: c.stats(stream=False))
         return summarize_stats(raw)
 
+    def execute(self, uuid: str, command: list[str]) -> tuple[str, int]:
+        result = self._on(uuid, lambda c: c.exec_run(command, stdout=True, stderr=True))
+        return result.output.decode(errors="replace"), result.exit_code
+
+    def commit(self, uuid: str, repository: str, tag: str) -> Iterator[bytes]:
+        image = self._on(uuid, lambda c: c.commit(repository=repository, tag=tag))
+        return self._save_then_remove(image.id)
+
+    def _save_then_remove(self, image_id: str) -> Iterator[bytes]:
+        try:
+            with self._unavailable_on_connection_errors():
+                yield from self._docker().api.get_image(image_id)
+        finally:
+            with suppress(docker.errors.ImageNotFound):
+                self._call(lambda c: c.images.remove(image_id, force=True))
+
     def states(self) -> dict[str, State]:
         found = self._call(
             lambda c: c.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True)

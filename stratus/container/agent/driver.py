@@ -61,6 +61,13 @@ class Driver(Protocol):
 
     def stats(self, uuid: str) -> dict[str, Any]: ...
 
+    def execute(self, uuid: str, command: list[str]) -> tuple[str, int]:
+        """Run ``command`` in the running container: its output and exit code."""
+
+    def commit(self, uuid: str, repository: str, tag: str) -> Iterator[bytes]:
+        """Snapshot the container as an image: its ``docker save`` tarball, streamed
+        (the engine keeps no copy once the stream is read)."""
+
     def states(self) -> dict[str, State]:
         """The state of every container this driver made, by uuid."""
 

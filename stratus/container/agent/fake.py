@@ -73,6 +73,17 @@ class FakeDriver:
         memory = self._get(uuid)["spec"]["memory"]
         return {"CPU %": 0.0, "MEM USAGE(MiB)": 1.0, "MEM LIMIT(MiB)": float(memory)}
 
+    def execute(self, uuid: str, command: list[str]) -> tuple[str, int]:
+        """``echo`` echoes and exits 0; anything else cannot start (Docker's 127)."""
+        self._get(uuid)
+        if command[:1] == ["echo"]:
+            return " ".join(command[1:]) + "\n", 0
+        return f"exec: {command[0]!r}: executable file not found in $PATH\n", 127
+
+    def commit(self, uuid: str, repository: str, tag: str) -> Iterator[bytes]:
+        spec = self._get(uuid)["spec"]
+        return iter([f"image of {spec['uuid']} as {repository}:{tag}".encode()])
+
     def states(self) -> dict[str, State]:
         self._check()
         with self._lock:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from stratus.container import states
@@ -20,6 +20,7 @@ from stratus.container.agent.driver import (
     ImageData,
     State,
 )
+from stratus.container.images import ImageClient
 from stratus.container.rpc import CONDUCTOR_TOPIC
 from stratus.runtime.bus import Bus
 
@@ -40,12 +41,14 @@ class ContainerAgent:
         host: str,
         zone: str,
         image_data: Callable[[str], ImageData],
+        images: ImageClient | None = None,
     ) -> None:
         self.bus = bus
         self.driver = driver
         self.host = host
         self.zone = zone
         self.image_data = image_data  # image id -> its data, from the image service
+        self.images = images  # where commit uploads
         self._lock = threading.Lock()  # one reconciliation at a time
         self._creates_lock = threading.Lock()
         self._creates: dict[str, tuple[threading.Lock, list[int]]] = {}
@@ -98,6 +101,23 @@ class ContainerAgent:
             return
         self.bus.cast(CONDUCTOR_TOPIC, "report_deleted", uuid=uuid)
 
+    def commit(self, uuid: str, repository: str, tag: str, image_id: str, token: str) -> None:
+        """Upload the container's snapshot as the image the API made (with the caller's
+        token); if that fails, the image is deleted again and the reason reported."""
+        assert self.images is not None, "an agent that commits needs the image service"
+        try:
+            self.images.upload(image_id, self.driver.commit(uuid, repository, tag), token)
+        except Exception as exc:  # the engine or the image service refused: say which
+            LOG.warning("container %s could not be committed: %s", uuid, exc)
+            with suppress(Exception):
+                self.images.delete(image_id, token)
+            try:
+                self._report_current(uuid, reason=f"Commit failed: {exc}")
+            except DriverUnavailable:
+                self._report(uuid, State(states.ERROR, f"Commit failed: {exc}"))
+            return
+        self._report_current(uuid)
+
     # --- what the API calls ---------------------------------------------------------
 
     def logs(self, uuid: str, **options: Any) -> str:
@@ -108,6 +128,10 @@ class ContainerAgent:
 
     def stats(self, uuid: str) -> dict[str, Any]:
         return self.driver.stats(uuid)
+
+    def execute(self, uuid: str, command: list[str]) -> dict[str, Any]:
+        output, exit_code = self.driver.execute(uuid, command)
+        return {"output": output, "exit_code": exit_code}
 
     def refresh(self, uuid: str) -> None:
         """Report a container the engine says changed (it died, say), if it still exists."""

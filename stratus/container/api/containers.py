@@ -1,10 +1,13 @@
-"""``/v1/containers``: create/run, list, show, update, delete, actions, logs, top, stats."""
+"""``/v1/containers``: create/run, list, show, update, delete, actions, logs, top, stats,
+execute and commit."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from stratus.container.api import views
 from stratus.container.api.common import base_url, flag, integer, service, version
@@ -22,6 +25,11 @@ Caller = Depends(authenticated)
 _SIGNAL_NAMES = frozenset(
     {"SIGKILL", "SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGSTOP"}
 )
+
+
+# What Docker accepts as a repository and as a tag.
+_REPOSITORY = re.compile(r"^[a-z0-9]+([._-]+[a-z0-9]+)*(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$")
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 
 def _view(request: Request, ctx: RequestContext, row: Container) -> dict[str, Any]:
@@ -144,3 +152,32 @@ def top(ident: str, request: Request, ctx: RequestContext = Caller) -> dict[str,
 @router.get("/{ident}/stats")
 def stats(ident: str, request: Request, ctx: RequestContext = Caller) -> dict[str, Any]:
     return service(request).ask(ctx, ident, "stats")
+
+
+@router.post("/{ident}/execute")
+async def execute(ident: str, request: Request, ctx: RequestContext = Caller) -> dict[str, Any]:
+    """python-zunclient sends the command in the query; the api-ref puts it in the body."""
+    command: Any = request.query_params.get("command")
+    if command is None and await request.body():
+        body = await request.json()
+        command = body.get("command") if isinstance(body, dict) else None
+    if not isinstance(command, str | list):
+        raise BadRequest("The command to execute is required.")
+    if flag(request, "interactive") or request.query_params.get("run", "true").lower() in (
+        "false",
+        "0",
+    ):
+        raise BadRequest("Interactive execution (through the websocket proxy) is not offered yet.")
+    result = await run_in_threadpool(service(request).execute, ctx, ident, command)
+    return {**result, "exec_id": None, "proxy_url": None}
+
+
+@router.post("/{ident}/commit", status_code=202)
+def commit(ident: str, request: Request, ctx: RequestContext = Caller) -> dict[str, Any]:
+    repository = request.query_params.get("repository")
+    tag = request.query_params.get("tag") or "latest"
+    if not repository or not _REPOSITORY.match(repository):
+        raise BadRequest(f"repository must be a Docker repository name, not {repository!r}.")
+    if not _TAG.match(tag):
+        raise BadRequest(f"tag must be a Docker tag, not {tag!r}.")
+    return {"uuid": service(request).commit(ctx, ident, repository, tag)}

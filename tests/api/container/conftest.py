@@ -181,6 +181,7 @@ def env(identity: InProcessIdentity, tables: list[Path], tmp_path: Path) -> Iter
             HOST,
             "nova",
             lambda image_id: lambda: image_client.download(image_id, identity.users["admin"].token),
+            images=image_client,
         )
         listener = runtime.bus.serve(AGENT_TOPIC, agent, host=HOST)
         base = "http://127.0.0.1:9517"
