@@ -104,3 +104,33 @@ class ProjectClaims(Base):
 
     project_id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
     generation: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+class Action(Base):
+    """One request that changed a container (create, stop, commit...), as Zun's
+    ``container_actions`` show it; its events are what the agent did about it."""
+
+    __tablename__ = "container_actions"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    container_uuid: Mapped[str] = mapped_column(sa.String(36), index=True)
+    request_id: Mapped[str] = mapped_column(sa.String(255))
+    action: Mapped[str] = mapped_column(sa.String(32))
+    project_id: Mapped[str] = mapped_column(sa.String(255))
+    user_id: Mapped[str] = mapped_column(sa.String(255))
+    message: Mapped[str | None] = mapped_column(sa.Text)
+    start_time: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class ActionEvent(Base):
+    __tablename__ = "container_action_events"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    action_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("container_actions.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[str] = mapped_column(sa.String(64))
+    start_time: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    finish_time: Mapped[datetime | None] = mapped_column(Timestamp)
+    result: Mapped[str | None] = mapped_column(sa.String(16))  # Success or Error
+    traceback: Mapped[str | None] = mapped_column(sa.Text)  # the reason of an Error

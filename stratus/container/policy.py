@@ -15,6 +15,7 @@ DEFAULT_RULES: dict[str, Check] = {
     "container:read_action": PROJECT_READER,
     "container:execute": PROJECT_MEMBER,
     "container:commit": PROJECT_MEMBER,
+    "container:actions": PROJECT_READER,
     "container:host": ADMIN,  # naming a host, and seeing a container's host
     "host:get": ADMIN,
     "service:get": ADMIN,

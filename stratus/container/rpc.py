@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from stratus.container import states
+from stratus.container import actions, states
 from stratus.container.models import Container, Host
 from stratus.runtime.bus import Bus
 from stratus.runtime.db import Database, new_id, utcnow
@@ -100,9 +100,11 @@ class Conductor:
             row.task_state = None
             if addresses is not None:
                 row.addresses = addresses
+            actions.finish(session, uuid, status, reason)
 
     def report_deleted(self, uuid: str) -> None:
         with self.db.session() as session:
+            actions.forget(session, uuid)
             session.execute(sa.delete(Container).where(Container.uuid == uuid))
 
     def host_containers(self, hostname: str) -> list[dict[str, Any]]:

@@ -15,9 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from stratus.container import quotas, scheduler, states
+from stratus.container import actions, quotas, scheduler, states
 from stratus.container.images import ImageClient
-from stratus.container.models import Container, Host
+from stratus.container.models import Action, ActionEvent, Container, Host
 from stratus.container.rpc import AgentClient, spec
 from stratus.container.schemas import ContainerCreate, ContainerUpdate
 from stratus.runtime.api import pagination
@@ -104,6 +104,8 @@ class ContainerService:
             with self.db.session() as session:
                 check_quota(session)
         scheduler.claim(self.db, hosts, self.settings.cpu_allocation_ratio, container, check_quota)
+        with self.db.session() as session:
+            actions.record(session, ctx, container.uuid, "create")
         self._cast(container, "create", container=spec(container), start=run)
         return container
 
@@ -146,9 +148,11 @@ class ContainerService:
                 _require(row, allowed)
             row.status = states.DELETING
             row.task_state = "deleting"
+            actions.record(session, ctx, row.uuid, "delete")
             container = row
         if container.host is None:
             with self.db.session() as session:
+                actions.forget(session, container.uuid)
                 session.execute(sa.delete(Container).where(Container.uuid == container.uuid))
             return
         self._cast(container, "delete", uuid=container.uuid)
@@ -159,6 +163,7 @@ class ContainerService:
             row = self._act_on(session, ctx, ident)
             _require(row, action)
             row.task_state = _TASK_STATES[action]
+            actions.record(session, ctx, row.uuid, action)
             container = row
         self._cast(container, action, uuid=container.uuid, **kwargs)
 
@@ -191,6 +196,7 @@ class ContainerService:
             if body.name is not None:
                 row.name = body.name
             row.cpu, row.memory = cpu, memory
+            actions.record(session, ctx, uuid, "update")
             container = row
         self._cast(container, "update", uuid=uuid, cpu=cpu, memory=memory)
         return container
@@ -236,6 +242,7 @@ class ContainerService:
             _require(row, "commit")
             image_id = self.images.create(repository, tag, ctx.token)
             row.task_state = "committing"
+            actions.record(session, ctx, row.uuid, "commit")
             container = row
         self._cast(
             container,
@@ -247,6 +254,25 @@ class ContainerService:
             token=ctx.token,
         )
         return image_id
+
+    def actions(self, ctx: RequestContext, ident: str) -> list[Action]:
+        """What was asked of the container, the latest first."""
+        with self.db.session() as session:
+            row = self._find(session, ctx, ident)
+            self.policy.enforce(ctx, "container:actions", {"project_id": row.project_id})
+            return actions.history(session, row.uuid)
+
+    def action_events(
+        self, ctx: RequestContext, ident: str, request_id: str
+    ) -> tuple[Action, list[ActionEvent]]:
+        """One request's action on the container, with what the agent did about it."""
+        with self.db.session() as session:
+            row = self._find(session, ctx, ident)
+            self.policy.enforce(ctx, "container:actions", {"project_id": row.project_id})
+            for action in actions.history(session, row.uuid):
+                if action.request_id == request_id:
+                    return action, actions.events(session, action.id)
+        raise NotFound(f"Action {request_id} on container {ident} could not be found.")
 
     # --- hosts and quotas -------------------------------------------------------------
 

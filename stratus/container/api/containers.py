@@ -1,5 +1,5 @@
 """``/v1/containers``: create/run, list, show, update, delete, actions, logs, top, stats,
-execute and commit."""
+execute, commit and the actions history."""
 
 from __future__ import annotations
 
@@ -181,3 +181,17 @@ def commit(ident: str, request: Request, ctx: RequestContext = Caller) -> dict[s
     if not _TAG.match(tag):
         raise BadRequest(f"tag must be a Docker tag, not {tag!r}.")
     return {"uuid": service(request).commit(ctx, ident, repository, tag)}
+
+
+@router.get("/{ident}/container_actions")
+def list_actions(ident: str, request: Request, ctx: RequestContext = Caller) -> dict[str, Any]:
+    rows = service(request).actions(ctx, ident)
+    return {"containerActions": [views.action(row) for row in rows]}
+
+
+@router.get("/{ident}/container_actions/{request_id}")
+def show_action(
+    ident: str, request_id: str, request: Request, ctx: RequestContext = Caller
+) -> dict[str, Any]:
+    row, events = service(request).action_events(ctx, ident, request_id)
+    return views.action(row, events)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from stratus.container.models import Container, Host
+from stratus.container.models import Action, ActionEvent, Container, Host
 from stratus.runtime.api.microversion import APIVersion
 
 
@@ -103,3 +103,27 @@ def service(row: Host, up: bool) -> dict[str, Any]:
         "created_at": _time(row.created_at),
         "updated_at": _time(row.updated_at),
     }
+
+
+def action(row: Action, events: list[ActionEvent] | None = None) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "action": row.action,
+        "container_uuid": row.container_uuid,
+        "request_id": row.request_id,
+        "project_id": row.project_id,
+        "user_id": row.user_id,
+        "message": row.message,
+        "start_time": _time(row.start_time),
+    }
+    if events is not None:
+        view["events"] = [
+            {
+                "event": event.event,
+                "start_time": _time(event.start_time),
+                "finish_time": _time(event.finish_time),
+                "result": event.result,
+                "traceback": event.traceback,
+            }
+            for event in events
+        ]
+    return view
