@@ -77,6 +77,7 @@ class Host(Base):
     cpus: Mapped[int] = mapped_column(sa.Integer)
     memory_mb: Mapped[int] = mapped_column(sa.Integer)
     driver_status: Mapped[str | None] = mapped_column(sa.Text)  # None while Docker answers
+    console_url: Mapped[str | None] = mapped_column(sa.String(255))  # its websocket proxy
     generation: Mapped[int] = mapped_column(sa.Integer, default=0)
     disabled: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     report_count: Mapped[int] = mapped_column(sa.Integer, default=0)
@@ -134,3 +135,16 @@ class ActionEvent(Base):
     finish_time: Mapped[datetime | None] = mapped_column(Timestamp)
     result: Mapped[str | None] = mapped_column(sa.String(16))  # Success or Error
     traceback: Mapped[str | None] = mapped_column(sa.Text)  # the reason of an Error
+
+
+class ConsoleToken(Base):
+    """A short-lived, single-use right to one container's attach or exec stream, which
+    the websocket proxy of the container's host claims (over the bus)."""
+
+    __tablename__ = "container_console_tokens"
+
+    token_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # sha256 hex
+    container_uuid: Mapped[str] = mapped_column(sa.String(36), index=True)
+    host: Mapped[str] = mapped_column(sa.String(255))
+    exec_id: Mapped[str | None] = mapped_column(sa.String(64))  # None: attach
+    expires_at: Mapped[datetime] = mapped_column(Timestamp)

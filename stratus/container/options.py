@@ -1,4 +1,4 @@
-"""The ``[container]`` options."""
+"""The ``[container]`` and ``[websocket_proxy]`` options."""
 
 from __future__ import annotations
 
@@ -20,5 +20,16 @@ register(
     Opt("quota_memory", 51200, "Default most memory (MB) a project's containers may hold.", int),
     Opt("docker_url", "unix:///var/run/docker.sock", "Docker Engine the agent drives."),
     Opt("limit_default", 1000, "Most items one list page holds.", int),
+)
+register(
+    "websocket_proxy",
+    Opt("wsproxy_host", "{my_ip}", "Address this host's container websocket proxy listens on."),
+    Opt("wsproxy_port", 6784, "Port of this host's container websocket proxy.", int),
+    Opt(
+        "base_url",
+        "ws://{my_ip}:{websocket_proxy.wsproxy_port}/",
+        "URL clients reach this host's websocket proxy at (attach and interactive exec).",
+    ),
+    Opt("token_ttl", 600, "Seconds an attach or exec URL may be used in (once).", int),
 )
 register_service_credentials("container", "zun")

@@ -16,6 +16,7 @@ DEFAULT_RULES: dict[str, Check] = {
     "container:execute": PROJECT_MEMBER,
     "container:commit": PROJECT_MEMBER,
     "container:actions": PROJECT_READER,
+    "container:attach": PROJECT_MEMBER,
     "container:host": ADMIN,  # naming a host, and seeing a container's host
     "host:get": ADMIN,
     "service:get": ADMIN,

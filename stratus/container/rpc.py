@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from stratus.container import actions, states
+from stratus.container import actions, consoles, states
 from stratus.container.models import Container, Host
 from stratus.runtime.bus import Bus
 from stratus.runtime.db import Database, new_id, utcnow
@@ -66,7 +66,13 @@ class Conductor:
         self.db = db
 
     def report_host(
-        self, hostname: str, zone: str, cpus: int, memory_mb: int, driver_status: str | None
+        self,
+        hostname: str,
+        zone: str,
+        cpus: int,
+        memory_mb: int,
+        driver_status: str | None,
+        console_url: str | None = None,
     ) -> None:
         """The agent is alive; ``driver_status`` is why Docker cannot be used, or None."""
         with self.db.session() as session:
@@ -78,6 +84,7 @@ class Conductor:
             row.cpus = cpus
             row.memory_mb = memory_mb
             row.driver_status = driver_status
+            row.console_url = console_url
             row.report_count += 1
             row.last_seen_up = utcnow()
 
@@ -105,7 +112,13 @@ class Conductor:
     def report_deleted(self, uuid: str) -> None:
         with self.db.session() as session:
             actions.forget(session, uuid)
+            consoles.forget(session, uuid)
             session.execute(sa.delete(Container).where(Container.uuid == uuid))
+
+    def claim_console(self, token: str, hostname: str) -> dict[str, Any] | None:
+        """What the websocket proxy of ``hostname`` may open for ``token`` (once)."""
+        with self.db.session() as session:
+            return consoles.claim(session, token, hostname)
 
     def host_containers(self, hostname: str) -> list[dict[str, Any]]:
         """What the agent of ``hostname`` should run: each container's spec and state."""

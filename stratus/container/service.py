@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from stratus.container import actions, quotas, scheduler, states
+from stratus.container import actions, consoles, quotas, scheduler, states
 from stratus.container.images import ImageClient
 from stratus.container.models import Action, ActionEvent, Container, Host
 from stratus.container.rpc import AgentClient, spec
@@ -38,6 +38,7 @@ class Settings:
     service_down_time: int
     quota_defaults: dict[str, float]
     limit_max: int
+    console_token_ttl: int = 600
 
 
 class ContainerService:
@@ -230,6 +231,40 @@ class ContainerService:
         if not argv:
             raise BadRequest("The command to execute is required.")
         return self.ask(ctx, ident, "execute", rule="container:execute", command=argv)
+
+    def execute_interactive(
+        self, ctx: RequestContext, ident: str, command: str | list[str]
+    ) -> dict[str, Any]:
+        """An exec with a tty that the client opens through the websocket proxy."""
+        argv = _argv(command)
+        if not argv:
+            raise BadRequest("The command to execute is required.")
+        exec_id = self.ask(ctx, ident, "exec_create", rule="container:execute", command=argv)
+        url = self._console_url(ctx, ident, exec_id)
+        return {"output": None, "exit_code": None, "exec_id": exec_id, "proxy_url": url}
+
+    def attach(self, ctx: RequestContext, ident: str) -> str:
+        """The websocket URL of the container's tty (it must run interactive, with one)."""
+        with self.db.session() as session:
+            row = self._find(session, ctx, ident)
+        self.policy.enforce(ctx, "container:attach", {"project_id": row.project_id})
+        _require(row, "attach")
+        if not (row.interactive and row.tty):
+            raise BadRequest(
+                f"Container {row.uuid} was not run interactive with a tty: nothing to attach to."
+            )
+        return self._console_url(ctx, ident, None)
+
+    def _console_url(self, ctx: RequestContext, ident: str, exec_id: str | None) -> str:
+        with self.db.session() as session:
+            row = self._find(session, ctx, ident)
+            host = session.get(Host, row.host) if row.host else None
+            if host is None or not host.console_url:
+                raise Conflict(f"Host {row.host} reports no websocket proxy.")
+            ttl = self.settings.console_token_ttl
+            token = consoles.issue(session, row.uuid, host.hostname, exec_id, ttl)
+            base = host.console_url
+        return f"{base}{'&' if '?' in base else '?'}token={token}"
 
     def commit(self, ctx: RequestContext, ident: str, repository: str, tag: str) -> str:
         """Snapshot the container into a new image of the caller's project; the image's

@@ -76,7 +76,12 @@ SERVICES: dict[str, Service] = {
         ("compute-api", "compute-scheduler", "compute-conductor", "compute-agent"),
     ),
     "container": Service(
-        "container", "container", "zun", "container", "/v1", ("container-api", "container-agent")
+        "container",
+        "container",
+        "zun",
+        "container",
+        "/v1",
+        ("container-api", "container-agent", "container-wsproxy"),
     ),
 }
 
@@ -93,6 +98,7 @@ _BUILDERS: dict[str, str] = {
     "compute-agent": "stratus.compute.parts:build_agent",
     "container-api": "stratus.container.api:build_part",
     "container-agent": "stratus.container.agent:build_part",
+    "container-wsproxy": "stratus.container.wsproxy:build_part",
 }
 
 

@@ -72,7 +72,13 @@ def build_agent(runtime: Runtime, driver: Driver) -> ContainerAgent:
 
     host = runtime.conf.get("DEFAULT", "host")
     return ContainerAgent(
-        runtime.bus, driver, host, conf.availability_zone, image_data, images=images
+        runtime.bus,
+        driver,
+        host,
+        conf.availability_zone,
+        image_data,
+        images=images,
+        console_url=runtime.conf.websocket_proxy.base_url,
     )
 
 

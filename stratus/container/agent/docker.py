@@ -8,6 +8,7 @@ image service is a ``docker save`` tarball: it is loaded once per host and tagge
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -164,6 +165,31 @@ class DockerDriver:
         finally:
             with suppress(docker.errors.ImageNotFound):
                 self._call(lambda c: c.images.remove(image_id, force=True))
+
+    # --- interactive streams (the websocket proxy relays them) -----------------------
+
+    def exec_create(self, uuid: str, command: list[str]) -> str:
+        """An exec with a tty and stdin, started when its stream is opened; its id."""
+        made = self._on(
+            uuid, lambda c: c.client.api.exec_create(c.id, command, stdin=True, tty=True)
+        )
+        return made["Id"]
+
+    def exec_resize(self, exec_id: str, height: int, width: int) -> None:
+        self._call(lambda c: c.api.exec_resize(exec_id, height=height, width=width))
+
+    def resize(self, uuid: str, height: int, width: int) -> None:
+        self._on(uuid, lambda c: c.resize(height=height, width=width))
+
+    def open_stream(self, uuid: str, exec_id: str | None) -> socket.socket:
+        """The raw socket of the container's tty (``exec_id`` None: attach) or of the
+        exec's, which starts it."""
+        if exec_id is None:
+            params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+            stream = self._on(uuid, lambda c: c.attach_socket(params=params))
+        else:
+            stream = self._call(lambda c: c.api.exec_start(exec_id, tty=True, socket=True))
+        return getattr(stream, "_sock", stream)
 
     def states(self) -> dict[str, State]:
         found = self._call(

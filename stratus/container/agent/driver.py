@@ -68,6 +68,13 @@ class Driver(Protocol):
         """Snapshot the container as an image: its ``docker save`` tarball, streamed
         (the engine keeps no copy once the stream is read)."""
 
+    def exec_create(self, uuid: str, command: list[str]) -> str:
+        """An interactive exec (tty, stdin) the websocket proxy starts; its id."""
+
+    def exec_resize(self, exec_id: str, height: int, width: int) -> None: ...
+
+    def resize(self, uuid: str, height: int, width: int) -> None: ...
+
     def states(self) -> dict[str, State]:
         """The state of every container this driver made, by uuid."""
 

@@ -84,6 +84,18 @@ class FakeDriver:
         spec = self._get(uuid)["spec"]
         return iter([f"image of {spec['uuid']} as {repository}:{tag}".encode()])
 
+    def exec_create(self, uuid: str, command: list[str]) -> str:
+        container = self._get(uuid)
+        container.setdefault("execs", []).append(command)
+        return f"exec-{uuid}-{len(container['execs'])}"
+
+    def exec_resize(self, exec_id: str, height: int, width: int) -> None:
+        uuid = exec_id.removeprefix("exec-").rsplit("-", 1)[0]
+        self._get(uuid)["exec_size"] = (height, width)
+
+    def resize(self, uuid: str, height: int, width: int) -> None:
+        self._get(uuid)["size"] = (height, width)
+
     def states(self) -> dict[str, State]:
         self._check()
         with self._lock:

@@ -42,6 +42,7 @@ class ContainerAgent:
         zone: str,
         image_data: Callable[[str], ImageData],
         images: ImageClient | None = None,
+        console_url: str | None = None,
     ) -> None:
         self.bus = bus
         self.driver = driver
@@ -49,6 +50,7 @@ class ContainerAgent:
         self.zone = zone
         self.image_data = image_data  # image id -> its data, from the image service
         self.images = images  # where commit uploads
+        self.console_url = console_url  # this host's websocket proxy
         self._lock = threading.Lock()  # one reconciliation at a time
         self._creates_lock = threading.Lock()
         self._creates: dict[str, tuple[threading.Lock, list[int]]] = {}
@@ -132,6 +134,15 @@ class ContainerAgent:
     def execute(self, uuid: str, command: list[str]) -> dict[str, Any]:
         output, exit_code = self.driver.execute(uuid, command)
         return {"output": output, "exit_code": exit_code}
+
+    def exec_create(self, uuid: str, command: list[str]) -> str:
+        return self.driver.exec_create(uuid, command)
+
+    def exec_resize(self, uuid: str, exec_id: str, height: int, width: int) -> None:
+        self.driver.exec_resize(exec_id, height, width)
+
+    def resize(self, uuid: str, height: int, width: int) -> None:
+        self.driver.resize(uuid, height, width)
 
     def refresh(self, uuid: str) -> None:
         """Report a container the engine says changed (it died, say), if it still exists."""
@@ -240,6 +251,7 @@ class ContainerAgent:
             cpus=cpus,
             memory_mb=memory_mb,
             driver_status=driver_status,
+            console_url=self.console_url,
         )
 
     def _wanted(self) -> list[dict[str, Any]]:

@@ -41,6 +41,7 @@ def build_app(
         service_down_time=conf.service_down_time,
         quota_defaults=quotas.defaults(conf),
         limit_max=conf.limit_default,
+        console_token_ttl=runtime.conf.websocket_proxy.token_ttl,
     )
     service = ContainerService(
         db,

@@ -1,5 +1,6 @@
 """``/v1/containers``: create/run, list, show, update, delete, actions, logs, top, stats,
-execute, commit and the actions history."""
+execute, attach and resize (their streams go through the websocket proxy), commit and
+the actions history."""
 
 from __future__ import annotations
 
@@ -163,13 +164,41 @@ async def execute(ident: str, request: Request, ctx: RequestContext = Caller) ->
         command = body.get("command") if isinstance(body, dict) else None
     if not isinstance(command, str | list):
         raise BadRequest("The command to execute is required.")
-    if flag(request, "interactive") or request.query_params.get("run", "true").lower() in (
-        "false",
-        "0",
-    ):
-        raise BadRequest("Interactive execution (through the websocket proxy) is not offered yet.")
-    result = await run_in_threadpool(service(request).execute, ctx, ident, command)
+    containers = service(request)
+    if flag(request, "interactive"):
+        return await run_in_threadpool(containers.execute_interactive, ctx, ident, command)
+    result = await run_in_threadpool(containers.execute, ctx, ident, command)
     return {**result, "exec_id": None, "proxy_url": None}
+
+
+def _size(request: Request) -> dict[str, int]:
+    height, width = integer(request, "h"), integer(request, "w")
+    if height is None or width is None or height <= 0 or width <= 0:
+        raise BadRequest("Query parameters h and w must be positive integers.")
+    return {"height": height, "width": width}
+
+
+@router.post("/{ident}/execute_resize")
+def execute_resize(ident: str, request: Request, ctx: RequestContext = Caller) -> Response:
+    exec_id = request.query_params.get("exec_id")
+    if not exec_id:
+        raise BadRequest("Query parameter exec_id is required.")
+    size = _size(request)
+    service(request).ask(
+        ctx, ident, "exec_resize", rule="container:execute", exec_id=exec_id, **size
+    )
+    return Response(status_code=200)
+
+
+@router.get("/{ident}/attach")
+def attach(ident: str, request: Request, ctx: RequestContext = Caller) -> str:
+    return service(request).attach(ctx, ident)
+
+
+@router.post("/{ident}/resize")
+def resize(ident: str, request: Request, ctx: RequestContext = Caller) -> Response:
+    service(request).ask(ctx, ident, "resize", rule="container:attach", **_size(request))
+    return Response(status_code=200)
 
 
 @router.post("/{ident}/commit", status_code=202)

@@ -35,6 +35,7 @@ ZUN_PASSWORD = "zun-secret"
 GLANCE_PASSWORD = "glance-secret"
 IMAGE_URL = "http://127.0.0.1:9292"
 HOST = "node1"
+CONSOLE_URL = "ws://127.0.0.1:6784/"
 
 
 def config(root: Path, transport: str) -> Config:
@@ -182,6 +183,7 @@ def env(identity: InProcessIdentity, tables: list[Path], tmp_path: Path) -> Iter
             "nova",
             lambda image_id: lambda: image_client.download(image_id, identity.users["admin"].token),
             images=image_client,
+            console_url=CONSOLE_URL,
         )
         listener = runtime.bus.serve(AGENT_TOPIC, agent, host=HOST)
         base = "http://127.0.0.1:9517"

@@ -33,7 +33,13 @@ class Recorder:
         self.changed = threading.Condition()
 
     def report_host(
-        self, hostname: str, zone: str, cpus: int, memory_mb: int, driver_status: str | None
+        self,
+        hostname: str,
+        zone: str,
+        cpus: int,
+        memory_mb: int,
+        driver_status: str | None,
+        console_url: str | None = None,
     ) -> None:
         self.hosts.append(driver_status)
 
