@@ -77,6 +77,8 @@ class Cloud:
             },
             **(isolated_config(token) if "network" in services else {}),
         }
+        if "container" in services:  # its websocket proxy listens beside the APIs
+            sections["websocket_proxy"] = {"wsproxy_port": str(free_port())}
         if split:
             sections["DEFAULT"]["transport_url"] = AMQP_URL
         if database_url:
