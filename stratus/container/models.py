@@ -62,6 +62,25 @@ class Container(Base):
     task_state: Mapped[str | None] = mapped_column(sa.String(30))
     start_requested: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     addresses: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    capsule_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)  # its pod
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
+
+
+class Capsule(Base):
+    """A group of containers on one host sharing one network namespace (a pod); its
+    containers are rows of ``container_containers`` with its ``capsule_id``, and its
+    state is theirs."""
+
+    __tablename__ = "container_capsules"
+
+    uuid: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    name: Mapped[str | None] = mapped_column(sa.String(255), index=True)
+    project_id: Mapped[str] = mapped_column(sa.String(255), index=True)
+    user_id: Mapped[str] = mapped_column(sa.String(255))
+    labels: Mapped[dict[str, str]] = mapped_column(sa.JSON, default=dict)
+    restart_policy: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    host: Mapped[str | None] = mapped_column(sa.String(255))
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, onupdate=utcnow)
 

@@ -17,6 +17,10 @@ DEFAULT_RULES: dict[str, Check] = {
     "container:commit": PROJECT_MEMBER,
     "container:actions": PROJECT_READER,
     "container:attach": PROJECT_MEMBER,
+    "capsule:create": PROJECT_MEMBER,
+    "capsule:get": PROJECT_READER,
+    "capsule:get_all": PROJECT_READER,
+    "capsule:delete": PROJECT_MEMBER,
     "container:host": ADMIN,  # naming a host, and seeing a container's host
     "host:get": ADMIN,
     "service:get": ADMIN,

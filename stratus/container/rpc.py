@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from stratus.container import actions, consoles, states
-from stratus.container.models import Container, Host
+from stratus.container.models import Capsule, Container, Host
 from stratus.runtime.bus import Bus
 from stratus.runtime.db import Database, new_id, utcnow
 
@@ -38,6 +38,7 @@ SPEC_FIELDS = (
     "interactive",
     "tty",
     "auto_remove",
+    "capsule_id",  # a capsule's containers share its sandbox's network namespace
 )
 
 
@@ -113,7 +114,13 @@ class Conductor:
         with self.db.session() as session:
             actions.forget(session, uuid)
             consoles.forget(session, uuid)
+            row = session.get(Container, uuid)
+            capsule_id = row.capsule_id if row is not None else None
             session.execute(sa.delete(Container).where(Container.uuid == uuid))
+            if capsule_id:  # the capsule goes with its last container
+                left = sa.select(Container.uuid).where(Container.capsule_id == capsule_id)
+                if session.execute(left.limit(1)).first() is None:
+                    session.execute(sa.delete(Capsule).where(Capsule.uuid == capsule_id))
 
     def claim_console(self, token: str, hostname: str) -> dict[str, Any] | None:
         """What the websocket proxy of ``hostname`` may open for ``token`` (once)."""

@@ -78,22 +78,26 @@ def claim(
     db: Database,
     hosts: list[Host],
     cpu_ratio: float,
-    container: Container,
+    containers: list[Container],
     check: Callable[[Session], None],
 ) -> None:
-    """Record ``container`` on the first host with room; ``check`` (quotas) runs locked."""
-    ensure_project(db, container.project_id)
+    """Record ``containers`` (one, or a capsule's) on the first host with room for them
+    all; ``check`` (quotas) runs locked."""
+    project_id = containers[0].project_id
+    cpu, memory = sum(c.cpu for c in containers), sum(c.memory for c in containers)
+    ensure_project(db, project_id)
     for host in hosts:
         with db.session() as session:
-            lock(session, container.project_id, host.hostname)
-            if fits(session, host, container.cpu, container.memory, cpu_ratio):
+            lock(session, project_id, host.hostname)
+            if fits(session, host, cpu, memory, cpu_ratio):
                 check(session)
-                container.host = host.hostname
-                session.add(container)
+                for container in containers:
+                    container.host = host.hostname
+                    session.add(container)
                 return
-    zone = container.availability_zone
+    zone = containers[0].availability_zone
     raise NoValidHost(
-        f"No container host can take {container.cpu:g} CPU and {container.memory} MB"
+        f"No container host can take {cpu:g} CPU and {memory} MB"
         + (f" in availability zone {zone!r}." if zone else ".")
     )
 

@@ -119,3 +119,11 @@ class QuotaUpdate(BaseModel):
     cpu: float | None = Field(None, ge=-1)
     memory: int | None = Field(None, ge=-1)
     disk: int | None = Field(None, ge=-1)
+
+
+class CapsuleCreate(BaseModel):
+    """POST /v1/capsules: the template file, as python-zunclient parsed it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    template: dict[str, Any]

@@ -15,9 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from stratus.container import actions, consoles, quotas, scheduler, states
+from stratus.container import actions, capsules, consoles, quotas, scheduler, states
 from stratus.container.images import ImageClient
-from stratus.container.models import Action, ActionEvent, Container, Host
+from stratus.container.models import Action, ActionEvent, Capsule, Container, Host
 from stratus.container.rpc import AgentClient, spec
 from stratus.container.schemas import ContainerCreate, ContainerUpdate
 from stratus.runtime.api import pagination
@@ -62,11 +62,20 @@ class ContainerService:
         self.policy.enforce(ctx, "container:create", {"project_id": ctx.project_id})
         if body.host:
             self.policy.enforce(ctx, "container:host")
+        container = self._new_row(ctx, body, run)
+        self._claim([container], body.availability_zone, body.host)
+        with self.db.session() as session:
+            actions.record(session, ctx, container.uuid, "create")
+        self._cast(container, "create", container=spec(container), start=run)
+        return container
+
+    def _new_row(self, ctx: RequestContext, body: ContainerCreate, run: bool) -> Container:
+        """The record of a container the body asks for (not yet claimed on a host)."""
         if body.nets or body.security_groups:
             raise BadRequest("Networks and security groups for containers are not offered yet.")
         driver = body.image_driver or "glance"
         image_id = self.images.find(body.image, ctx.token)["id"] if driver == "glance" else None
-        container = Container(
+        return Container(
             uuid=new_id(),
             name=body.name,
             project_id=ctx.project_id,
@@ -93,22 +102,25 @@ class ContainerService:
             start_requested=run,
             addresses={},
         )
-        hosts = scheduler.candidates(
-            self.db, body.availability_zone, self.settings.service_down_time, body.host
-        )
-        asked = {"containers": 1, "cpu": container.cpu, "memory": container.memory}
+
+    def _claim(self, containers: list[Container], zone: str | None, host: str | None) -> None:
+        """Record the containers on one host with room for them all, within the quota."""
+        hosts = scheduler.candidates(self.db, zone, self.settings.service_down_time, host)
+        asked = {
+            "containers": len(containers),
+            "cpu": sum(c.cpu for c in containers),
+            "memory": sum(c.memory for c in containers),
+        }
+        project_id = containers[0].project_id
 
         def check_quota(session: Session) -> None:
-            quotas.check(session, container.project_id, self.settings.quota_defaults, asked)
+            quotas.check(session, project_id, self.settings.quota_defaults, asked)
 
         if not hosts:  # still say if the project is over its quota, which is the likelier fix
             with self.db.session() as session:
                 check_quota(session)
-        scheduler.claim(self.db, hosts, self.settings.cpu_allocation_ratio, container, check_quota)
-        with self.db.session() as session:
-            actions.record(session, ctx, container.uuid, "create")
-        self._cast(container, "create", container=spec(container), start=run)
-        return container
+        ratio = self.settings.cpu_allocation_ratio
+        scheduler.claim(self.db, hosts, ratio, containers, check_quota)
 
     # --- read -----------------------------------------------------------------------
 
@@ -144,6 +156,10 @@ class ContainerService:
     def delete(self, ctx: RequestContext, ident: str, force: bool, stop: bool) -> None:
         with self.db.session() as session:
             row = self._act_on(session, ctx, ident)
+            if row.capsule_id:
+                raise Conflict(
+                    f"Container {row.uuid} belongs to capsule {row.capsule_id}; delete that."
+                )
             if not force:
                 allowed = "delete_stop" if stop else "delete"
                 _require(row, allowed)
@@ -308,6 +324,85 @@ class ContainerService:
                 if action.request_id == request_id:
                     return action, actions.events(session, action.id)
         raise NotFound(f"Action {request_id} on container {ident} could not be found.")
+
+    # --- capsules --------------------------------------------------------------------
+
+    def create_capsule(self, ctx: RequestContext, template: Any) -> tuple[Capsule, list[Container]]:
+        """The template's containers, claimed together on one host, run in one sandbox."""
+        self.policy.enforce(ctx, "capsule:create", {"project_id": ctx.project_id})
+        parsed = capsules.parse(template)
+        capsule = Capsule(
+            uuid=new_id(),
+            name=parsed.name,
+            project_id=ctx.project_id,
+            user_id=ctx.user_id,
+            labels=parsed.labels,
+            restart_policy=parsed.restart_policy,
+        )
+        members = [self._new_row(ctx, body, run=True) for body in parsed.containers]
+        for index, member in enumerate(members):
+            member.capsule_id = capsule.uuid
+            member.name = member.name or f"{parsed.name or capsule.uuid[:8]}-{index}"
+        self._claim(members, None, None)
+        capsule.host = members[0].host
+        with self.db.session() as session:
+            session.add(capsule)
+            for member in members:
+                actions.record(session, ctx, member.uuid, "create")
+        for member in members:
+            self._cast(member, "create", container=spec(member), start=True)
+        return capsule, members
+
+    def get_capsule(self, ctx: RequestContext, ident: str) -> tuple[Capsule, list[Container]]:
+        self.policy.enforce(ctx, "capsule:get", {"project_id": ctx.project_id})
+        with self.db.session() as session:
+            capsule = self._find_capsule(session, ctx, ident)
+            return capsule, self._members(session, capsule.uuid)
+
+    def list_capsules(
+        self, ctx: RequestContext, all_projects: bool
+    ) -> list[tuple[Capsule, list[Container]]]:
+        self.policy.enforce(ctx, "capsule:get_all", {"project_id": ctx.project_id})
+        query = sa.select(Capsule).order_by(Capsule.created_at, Capsule.uuid)
+        if all_projects:
+            self.policy.enforce(ctx, "container:get_all_all_projects")
+        else:
+            query = query.where(Capsule.project_id == ctx.project_id)
+        with self.db.session() as session:
+            return [(c, self._members(session, c.uuid)) for c in session.scalars(query)]
+
+    def delete_capsule(self, ctx: RequestContext, ident: str) -> None:
+        """Every container of the capsule goes (running or not), then the capsule."""
+        with self.db.session() as session:
+            capsule = self._find_capsule(session, ctx, ident)
+            self.policy.enforce(ctx, "capsule:delete", {"project_id": capsule.project_id})
+            members = self._members(session, capsule.uuid)
+            if not members:
+                session.delete(capsule)
+                return
+            for member in members:
+                member.status = states.DELETING
+                member.task_state = "deleting"
+                actions.record(session, ctx, member.uuid, "delete")
+        for member in members:
+            self._cast(member, "delete", uuid=member.uuid)
+
+    def _find_capsule(self, session: Session, ctx: RequestContext, ident: str) -> Capsule:
+        query = sa.select(Capsule).where(sa.or_(Capsule.uuid == ident, Capsule.name == ident))
+        if not ctx.is_admin:
+            query = query.where(Capsule.project_id == ctx.project_id)
+        rows = list(session.scalars(query.limit(2)))
+        exact = [row for row in rows if row.uuid == ident]
+        if exact or len(rows) == 1:
+            return (exact or rows)[0]
+        if not rows:
+            raise NotFound(f"Capsule {ident} could not be found.")
+        raise Conflict(f"Multiple capsules are named {ident}; use the uuid.")
+
+    @staticmethod
+    def _members(session: Session, capsule_id: str) -> list[Container]:
+        query = sa.select(Container).where(Container.capsule_id == capsule_id)
+        return list(session.scalars(query.order_by(Container.created_at, Container.uuid)))
 
     # --- hosts and quotas -------------------------------------------------------------
 

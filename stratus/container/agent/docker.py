@@ -29,6 +29,8 @@ from stratus.container.agent.driver import (
 )
 
 LABEL = "org.openstack.stratus.container"
+CAPSULE_LABEL = "org.openstack.stratus.capsule"  # on a capsule's containers
+SANDBOX_LABEL = "org.openstack.stratus.sandbox"  # on the container holding its netns
 IMAGE_REPO = "stratus-image"
 CPU_PERIOD = 100_000  # microseconds; a container's CPUs are its quota of this period
 MIB = 1024 * 1024
@@ -57,6 +59,10 @@ def container_name(uuid: str) -> str:
     return f"stratus-{uuid}"
 
 
+def sandbox_name(capsule_id: str) -> str:
+    return f"stratus-sandbox-{capsule_id}"
+
+
 class DockerDriver:
     def __init__(self, url: str, timeout: int = 120) -> None:
         self.url = url
@@ -64,6 +70,7 @@ class DockerDriver:
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
         self._image_locks: dict[str, threading.Lock] = {}
+        self._capsule_locks: dict[str, threading.Lock] = {}
         self._events: Any = None  # the open event stream, which close_changes ends
 
     # --- host -----------------------------------------------------------------------
@@ -95,7 +102,15 @@ class DockerDriver:
         }
         if spec["restart_policy"]:
             kwargs["restart_policy"] = spec["restart_policy"]
-        self._call(lambda c: c.containers.create(image, **kwargs))
+        capsule_id = spec.get("capsule_id")
+        if not capsule_id:
+            self._call(lambda c: c.containers.create(image, **kwargs))
+            return
+        kwargs["labels"][CAPSULE_LABEL] = capsule_id
+        kwargs["hostname"] = None  # the sandbox's: Docker refuses one with a shared netns
+        with self._capsule_lock(capsule_id):
+            kwargs["network_mode"] = f"container:{self._sandbox(capsule_id, image)}"
+            self._call(lambda c: c.containers.create(image, **kwargs))
 
     def start(self, uuid: str) -> None:
         self._on(uuid, lambda c: c.start())
@@ -128,6 +143,7 @@ class DockerDriver:
     def delete(self, uuid: str) -> None:
         with suppress(ContainerMissing):
             self._on(uuid, lambda c: c.remove(force=True))
+        self._sweep_sandboxes()
 
     # --- what the API asks ----------------------------------------------------------
 
@@ -235,6 +251,52 @@ class DockerDriver:
                 loaded = self._load(image_data())
                 self._call(lambda c: c.images.get(loaded).tag(tag))
         return tag
+
+    def _capsule_lock(self, capsule_id: str) -> threading.Lock:
+        with self._lock:
+            return self._capsule_locks.setdefault(capsule_id, threading.Lock())
+
+    def _sandbox(self, capsule_id: str, image: str) -> str:
+        """The running sandbox of the capsule (made from its first container's image,
+        which must have ``sleep``), whose network namespace its containers join; call
+        with the capsule's lock held.
+
+        Its network is ``none``: this is where a capsule's port (one port, one IP for
+        the capsule) is plugged once containers get networks."""
+        name = sandbox_name(capsule_id)
+        try:
+            sandbox = self._call(lambda c: c.containers.get(name))
+        except docker.errors.NotFound:
+            sandbox = self._call(
+                lambda c: c.containers.create(
+                    image,
+                    name=name,
+                    entrypoint=["sleep"],
+                    command=["2147483647"],
+                    labels={SANDBOX_LABEL: capsule_id},
+                    network_mode="none",
+                    mem_limit="16m",
+                )
+            )
+        if sandbox.status != "running":
+            sandbox.start()
+        return name
+
+    def _sweep_sandboxes(self) -> None:
+        """Remove the sandboxes no container of their capsule needs any more."""
+
+        def labelled(label: str) -> list[Any]:
+            return self._call(
+                lambda c: c.containers.list(all=True, filters={"label": label}, ignore_removed=True)
+            )
+
+        for sandbox in labelled(SANDBOX_LABEL):
+            capsule_id = sandbox.labels[SANDBOX_LABEL]
+            with self._capsule_lock(capsule_id):
+                members = labelled(f"{CAPSULE_LABEL}={capsule_id}")
+                if not members:
+                    with suppress(docker.errors.NotFound):
+                        self._call(lambda c, s=sandbox: s.remove(force=True))
 
     def _load(self, data: Iterator[bytes]) -> str:
         """Load a ``docker save`` tarball; the reference of the image it held."""

@@ -12,7 +12,7 @@ from stratus.container import (
     options,  # noqa: F401 - declares the [container] options
     quotas,
 )
-from stratus.container.api import containers, hosts, quota_sets, versions
+from stratus.container.api import capsules, containers, hosts, quota_sets, versions
 from stratus.container.images import ImageClient
 from stratus.container.policy import default_policy
 from stratus.container.rpc import CONDUCTOR_TOPIC, AgentClient, Conductor
@@ -53,7 +53,13 @@ def build_app(
     runtime.bus.serve(CONDUCTOR_TOPIC, Conductor(db))  # lives as long as the bus
     return create_app(
         title="Stratus container API (Zun v1)",
-        routers=[versions.router, containers.router, hosts.router, quota_sets.router],
+        routers=[
+            versions.router,
+            containers.router,
+            capsules.router,
+            hosts.router,
+            quota_sets.router,
+        ],
         render_error=render_zun,
         microversions=Microversions(
             "container", versions.MIN_VERSION, versions.MAX_VERSION, "/v1", echo_range=True

@@ -9,7 +9,7 @@ from stratus.container.models import Action, ActionEvent, Container, Host
 from stratus.runtime.api.microversion import APIVersion
 
 
-def _time(value: Any) -> str | None:
+def time(value: Any) -> str | None:
     return value.isoformat(timespec="seconds") if value is not None else None
 
 
@@ -55,8 +55,8 @@ def container(
         "status_reason": row.status_reason,
         "status_detail": row.status_detail,
         "task_state": row.task_state,
-        "created_at": _time(row.created_at),
-        "updated_at": _time(row.updated_at),
+        "created_at": time(row.created_at),
+        "updated_at": time(row.updated_at),
     }
     if show_host:
         view["host"] = row.host
@@ -99,9 +99,9 @@ def service(row: Host, up: bool) -> dict[str, Any]:
         "disabled_reason": None,
         "forced_down": False,
         "report_count": row.report_count,
-        "last_seen_up": _time(row.last_seen_up),
-        "created_at": _time(row.created_at),
-        "updated_at": _time(row.updated_at),
+        "last_seen_up": time(row.last_seen_up),
+        "created_at": time(row.created_at),
+        "updated_at": time(row.updated_at),
     }
 
 
@@ -113,14 +113,14 @@ def action(row: Action, events: list[ActionEvent] | None = None) -> dict[str, An
         "project_id": row.project_id,
         "user_id": row.user_id,
         "message": row.message,
-        "start_time": _time(row.start_time),
+        "start_time": time(row.start_time),
     }
     if events is not None:
         view["events"] = [
             {
                 "event": event.event,
-                "start_time": _time(event.start_time),
-                "finish_time": _time(event.finish_time),
+                "start_time": time(event.start_time),
+                "finish_time": time(event.finish_time),
                 "result": event.result,
                 "traceback": event.traceback,
             }

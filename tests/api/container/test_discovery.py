@@ -56,3 +56,4 @@ def test_openapi_document_lists_the_routes(env: Env) -> None:
     assert "/v1/containers/{ident}/stop" in document["paths"]
     assert "/v1/quotas/{project_id}" in document["paths"]
     assert "requestBody" in document["paths"]["/v1/containers"]["post"]
+    assert "requestBody" in document["paths"]["/v1/capsules/"]["post"]  # the client's spelling

@@ -1,0 +1,89 @@
+"""Capsule templates (Zun's pod-like YAML, which the client sends parsed) and a
+capsule's state, which is its containers'."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from stratus.container import states
+from stratus.container.schemas import ContainerCreate, name_rule
+from stratus.runtime.api.errors import BadRequest
+
+# spec.restartPolicy -> Docker's restart policy name
+_RESTART = {"always": "always", "onfailure": "on-failure", "never": "no"}
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str | None
+    labels: dict[str, str]
+    restart_policy: dict[str, Any] | None
+    containers: list[ContainerCreate]
+
+
+def parse(template: Any) -> Template:
+    """The capsule a template asks for; a 400 that says what is wrong otherwise."""
+    if not isinstance(template, dict):
+        raise BadRequest("The capsule template must be a mapping.")
+    if str(template.get("kind", "")).lower() != "capsule":
+        raise BadRequest("The capsule template's kind must be capsule.")
+    metadata, spec = template.get("metadata") or {}, template.get("spec")
+    if not isinstance(metadata, dict) or not isinstance(spec, dict):
+        raise BadRequest("The capsule template needs a metadata mapping and a spec mapping.")
+    try:
+        name = name_rule(metadata.get("name"))
+    except ValueError as exc:
+        raise BadRequest(f"The capsule's {exc}") from None
+    restart = spec.get("restartPolicy")
+    if restart is not None and str(restart).lower() not in _RESTART:
+        raise BadRequest("spec.restartPolicy must be Always, OnFailure or Never.")
+    policy = {"Name": _RESTART[str(restart).lower()]} if restart else None
+    containers = spec.get("containers")
+    if not isinstance(containers, list) or not containers:
+        raise BadRequest("spec.containers must list at least one container.")
+    return Template(
+        name=name,
+        labels={str(k): str(v) for k, v in (metadata.get("labels") or {}).items()},
+        restart_policy=policy,
+        containers=[_container(i, c, policy) for i, c in enumerate(containers)],
+    )
+
+
+def _container(index: int, raw: Any, restart: dict[str, Any] | None) -> ContainerCreate:
+    if not isinstance(raw, dict):
+        raise BadRequest(f"spec.containers[{index}] must be a mapping.")
+    requests = (raw.get("resources") or {}).get("requests") or {}
+    command = list(raw.get("command") or []) + list(raw.get("args") or [])
+    fields: dict[str, Any] = {
+        "image": raw.get("image"),
+        "name": raw.get("name"),
+        "command": command or None,
+        "workdir": raw.get("workDir"),
+        "environment": {str(k): str(v) for k, v in (raw.get("env") or {}).items()},
+        "cpu": requests.get("cpu"),
+        "memory": requests.get("memory"),
+        "image_driver": raw.get("imageDriver"),
+        "restart_policy": restart,
+        "interactive": bool(raw.get("stdin", False)),
+        "tty": bool(raw.get("tty", False)),
+    }
+    try:
+        return ContainerCreate(**{k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise BadRequest(f"spec.containers[{index}] is invalid: {problems}") from None
+
+
+def status(members: Sequence[str]) -> str:
+    """One state for the capsule from its containers' states: the most pressing one."""
+    for state in (states.DELETING, states.ERROR, states.CREATING):
+        if state in members:
+            return state
+    others = [m for m in members if m != states.RUNNING]
+    return others[0] if others else states.RUNNING
