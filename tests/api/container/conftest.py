@@ -4,192 +4,33 @@ its own; identity is bootstrapped once per session."""
 
 from __future__ import annotations
 
-import io
-import shutil
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 from stratus.container.agent.fake import FakeDriver
-from stratus.container.agent.manager import ContainerAgent
-from stratus.container.api import build_app
-from stratus.container.images import ImageClient
-from stratus.container.rpc import AGENT_TOPIC
-from stratus.identity.bootstrap import CatalogEntry
-from stratus.image.api import build_app as build_image_app
-from stratus.runtime import migrations
-from stratus.runtime.config import Config
-from stratus.runtime.identity_client import IdentityClient
-from stratus.runtime.process import Runtime
-from stratus.testing.identity import InProcessIdentity, User, start_identity
+from stratus.testing import container
+from stratus.testing.container import Env
+from stratus.testing.identity import InProcessIdentity
 
-ZUN_PASSWORD = "zun-secret"
-GLANCE_PASSWORD = "glance-secret"
-IMAGE_URL = "http://127.0.0.1:9292"
-HOST = "node1"
-CONSOLE_URL = "ws://127.0.0.1:6784/"
-
-
-def config(root: Path, transport: str) -> Config:
-    path = root / "stratus.conf"
-    path.write_text(
-        f"[DEFAULT]\ndata_dir = {root / 'data'}\ntransport_url = {transport}\n"
-        f"[container]\nservice_password = {ZUN_PASSWORD}\n"
-        f"[image]\nservice_password = {GLANCE_PASSWORD}\n"
-    )
-    return Config(path)
+__all__ = ["Env"]
 
 
 @pytest.fixture(scope="session")
 def identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessIdentity]:
-    identity = start_identity(
-        tmp_path_factory.mktemp("identity"),
-        {"zun": ZUN_PASSWORD, "glance": GLANCE_PASSWORD},
-        [
-            CatalogEntry("image", "glance", IMAGE_URL),
-            CatalogEntry("container", "zun", "http://127.0.0.1:9517/v1"),
-        ],
-    )
+    identity = container.identity(tmp_path_factory.mktemp("identity"))
     yield identity
     identity.close()
 
 
 @pytest.fixture(scope="session")
 def tables(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """Image and container databases migrated once, copied for each test."""
-    root = tmp_path_factory.mktemp("container-template")
-    runtime = Runtime(config(root, "memory://template"))
-    paths = []
-    for service in ("image", "container"):
-        database = runtime.database(service)
-        migrations.upgrade(service, database)
-        paths.append(Path(database.url.removeprefix("sqlite:///")))
-    runtime.close()
-    return paths
-
-
-@dataclass
-class Env:
-    app: FastAPI
-    client: TestClient
-    images: TestClient
-    identity: InProcessIdentity
-    driver: FakeDriver
-    agent: ContainerAgent
-
-    @property
-    def users(self) -> dict[str, User]:
-        return self.identity.users
-
-    def call(
-        self, method: str, path: str, user: str = "demo", version: str = "1.40", **kwargs: Any
-    ) -> httpx.Response:
-        headers = {
-            **self.users[user].headers,
-            "OpenStack-API-Version": f"container {version}",
-            **kwargs.pop("headers", {}),
-        }
-        return self.client.request(method, path, headers=headers, **kwargs)
-
-    def image(self, name: str = "busybox", user: str = "admin", **body: Any) -> str:
-        """A docker-format image with (fake) data in the image service."""
-        headers = self.users[user].headers
-        fields = {"name": name, "container_format": "docker", "disk_format": "raw"}
-        fields |= {"visibility": "public", **body}
-        response = self.images.post("/v2/images", json=fields, headers=headers)
-        assert response.status_code == 201, response.text
-        image_id = response.json()["id"]
-        data = io.BytesIO(b"not really a docker save tarball")
-        upload = self.images.put(
-            f"/v2/images/{image_id}/file",
-            content=data.read(),
-            headers={**headers, "Content-Type": "application/octet-stream"},
-        )
-        assert upload.status_code == 204, upload.text
-        return image_id
-
-    def run(self, user: str = "demo", run: bool = True, **body: Any) -> dict[str, Any]:
-        body.setdefault("image", "busybox")
-        body.setdefault("command", ["sleep", "60"])
-        response = self.call("POST", f"/v1/containers?run={run}", user, json=body)
-        assert response.status_code == 202, response.text
-        return response.json()
-
-    def show(self, ident: str, user: str = "demo") -> dict[str, Any]:
-        response = self.call("GET", f"/v1/containers/{ident}", user)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def wait(
-        self, ident: str, check: Callable[[dict[str, Any]], bool], user: str = "demo"
-    ) -> dict[str, Any]:
-        deadline = time.monotonic() + 10
-        while True:
-            container = self.show(ident, user)
-            if check(container):
-                return container
-            assert time.monotonic() < deadline, f"container never got there: {container}"
-            time.sleep(0.01)
-
-    def wait_status(self, ident: str, status: str, user: str = "demo") -> dict[str, Any]:
-        return self.wait(ident, lambda c: c["status"] == status and not c["task_state"], user)
-
-    def gone(self, ident: str, user: str = "demo") -> None:
-        deadline = time.monotonic() + 10
-        while self.call("GET", f"/v1/containers/{ident}", user).status_code != 404:
-            assert time.monotonic() < deadline, f"container {ident} was never deleted"
-            time.sleep(0.01)
-
-    def wait_for_host(self, check: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
-        deadline = time.monotonic() + 10
-        while True:
-            hosts = self.call("GET", "/v1/hosts", "admin").json()["hosts"]
-            if hosts and check(hosts[0]):
-                return hosts[0]
-            assert time.monotonic() < deadline, f"the host never got there: {hosts}"
-            time.sleep(0.01)
-
-    def report(self) -> None:
-        """One agent pass, and wait until the API has recorded the host."""
-        self.agent.reconcile()
-        self.wait_for_host(lambda host: True)
+    return container.migrated_tables(tmp_path_factory.mktemp("container-template"))
 
 
 @pytest.fixture
 def env(identity: InProcessIdentity, tables: list[Path], tmp_path: Path) -> Iterator[Env]:
-    runtime = Runtime(config(tmp_path, f"memory://{uuid.uuid4()}"))
-    (tmp_path / "data").mkdir()
-    for table in tables:
-        shutil.copy(table, tmp_path / "data" / table.name)
-    image_validator = IdentityClient(runtime.conf, "image", http=identity.client)
-    image_app = build_image_app(runtime, image_validator)
-    with TestClient(image_app, base_url=IMAGE_URL, raise_server_exceptions=False) as images:
-        validator = IdentityClient(runtime.conf, "container", http=identity.client)
-        image_client = ImageClient(IMAGE_URL, http=images)
-        app = build_app(runtime, validator, images=image_client)
-        driver = FakeDriver(cpus=4, memory_mb=4096)
-        agent = ContainerAgent(
-            runtime.bus,
-            driver,
-            HOST,
-            "nova",
-            lambda image_id: lambda: image_client.download(image_id, identity.users["admin"].token),
-            images=image_client,
-            console_url=CONSOLE_URL,
-        )
-        listener = runtime.bus.serve(AGENT_TOPIC, agent, host=HOST)
-        base = "http://127.0.0.1:9517"
-        with TestClient(app, base_url=base, raise_server_exceptions=False) as client:
-            env = Env(app, client, images, identity, driver, agent)
-            env.report()
-            yield env
-        listener.stop()
-    runtime.close()
+    with container.open_env(identity, tables, tmp_path, FakeDriver(cpus=4, memory_mb=4096)) as env:
+        env.report()
+        yield env
