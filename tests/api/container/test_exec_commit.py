@@ -75,3 +75,11 @@ def test_commit_bad_input_leaves_no_image(env: Env) -> None:
     assert "Commit failed" in (env.show(uuid)["status_reason"] or "")
     images = env.images.get("/v2/images?name=snap", headers=env.users["demo"].headers)
     assert images.json()["images"] == []
+
+
+def test_execute_with_the_engine_down_says_why(env: Env) -> None:
+    uuid = _running(env)
+    env.driver.down = "Docker Engine at unix:///nowhere is unreachable"
+    response = env.call("POST", f"/v1/containers/{uuid}/execute?command=echo")
+    assert response.status_code == 409
+    assert "unreachable" in response.json()["errors"][0]["detail"]

@@ -123,3 +123,11 @@ def test_engine_unreachable_is_driver_unavailable(tmp_path: object) -> None:
         driver.host_info()
     with pytest.raises(DriverUnavailable):
         driver.states()
+    for action in (
+        lambda: driver.execute("some-uuid", ["true"]),
+        lambda: driver.commit("some-uuid", "snap", "latest"),
+        lambda: driver.exec_create("some-uuid", ["sh"]),
+        lambda: driver.open_stream("some-uuid", None),
+    ):
+        with pytest.raises(DriverUnavailable):
+            action()
