@@ -47,14 +47,15 @@ def config(root: Path, transport: str) -> Config:
     return Config(path)
 
 
-def identity(root: Path) -> InProcessIdentity:
-    """Identity bootstrapped with the image and container services' users."""
+def identity(root: Path, container_url: str = "http://127.0.0.1:9517") -> InProcessIdentity:
+    """Identity bootstrapped with the image and container services' users (the catalog
+    lists the container API at ``container_url``, for real clients)."""
     return start_identity(
         root,
         {"zun": ZUN_PASSWORD, "glance": GLANCE_PASSWORD},
         [
             CatalogEntry("image", "glance", IMAGE_URL),
-            CatalogEntry("container", "zun", "http://127.0.0.1:9517/v1"),
+            CatalogEntry("container", "zun", f"{container_url}/v1"),
         ],
     )
 

@@ -3,7 +3,6 @@ a real socket: streaming, concurrency, real clients)."""
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -12,13 +11,13 @@ from typing import Any
 
 import uvicorn
 
+from stratus.testing.cloud import free_port
+
 
 @contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """The app's base URL while the block runs."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+def serve(app: Any, port: int = 0) -> Iterator[str]:
+    """The app's base URL while the block runs (on ``port``, or a free one)."""
+    port = port or free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

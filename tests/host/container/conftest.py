@@ -21,7 +21,18 @@ import docker
 import docker.errors
 import pytest
 
-from stratus.container.agent.docker import IMAGE_REPO, DockerDriver, container_name
+from stratus.container.agent.docker import (
+    IMAGE_REPO,
+    DockerDriver,
+    container_name,
+    sandbox_name,
+)
+from stratus.container.rpc import CONDUCTOR_TOPIC
+from stratus.container.wsproxy import WebsocketProxy
+from stratus.testing import container
+from stratus.testing.cloud import free_port
+from stratus.testing.container import HOST, Env
+from stratus.testing.identity import InProcessIdentity
 
 ROOT = Path(__file__).resolve().parents[3]
 IMAGE = "stratus/busybox:latest"
@@ -131,3 +142,73 @@ def made(docker_client: docker.DockerClient, tarball: Path) -> Iterator[Made]:
 @pytest.fixture
 def driver(docker_client: docker.DockerClient) -> DockerDriver:
     return DockerDriver("unix:///var/run/docker.sock")
+
+
+@pytest.fixture(scope="session")
+def api_port() -> int:
+    """Where a test serves the container API to real clients (the catalog says so)."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def identity(
+    tmp_path_factory: pytest.TempPathFactory, api_port: int
+) -> Iterator[InProcessIdentity]:
+    root = tmp_path_factory.mktemp("identity")
+    identity = container.identity(root, container_url=f"http://127.0.0.1:{api_port}")
+    yield identity
+    identity.close()
+
+
+@pytest.fixture
+def env(
+    identity: InProcessIdentity,
+    tmp_path: Path,
+    tarball: Path,
+    docker_client: docker.DockerClient,
+) -> Iterator[Env]:
+    (tmp_path / "template").mkdir()
+    tables = container.migrated_tables(tmp_path / "template")
+    port = free_port()
+    url = f"ws://127.0.0.1:{port}/"
+    driver = DockerDriver("unix:///var/run/docker.sock")
+    had_image = _present(docker_client, IMAGE)
+    (tmp_path / "env").mkdir()
+    with container.open_env(identity, tables, tmp_path / "env", driver, url) as env:
+        proxy = WebsocketProxy(env.agent.bus, driver, HOST, "127.0.0.1", port)
+        proxy.start()
+        info = driver.host_info()
+        env.agent.bus.cast(
+            CONDUCTOR_TOPIC,
+            "report_host",
+            hostname=HOST,
+            zone="nova",
+            cpus=info.cpus,
+            memory_mb=info.memory_mb,
+            driver_status=None,
+            console_url=url,
+        )
+        env.wait_for_host(lambda host: True)
+        env.image(data=tarball.read_bytes())
+        try:
+            yield env
+        finally:
+            proxy.stop()
+            _remove_leftovers(env, docker_client)
+            if not had_image and _present(docker_client, IMAGE):  # loading tagged it
+                docker_client.images.remove(IMAGE)
+
+
+def _remove_leftovers(env: Env, client: docker.DockerClient) -> None:
+    """Whatever a failed test left in Docker: its containers, sandboxes, loaded images."""
+    found = env.call("GET", "/v1/containers?all_projects=True", "admin").json()["containers"]
+    capsules = env.call("GET", "/v1/capsules?all_projects=True", "admin").json()["capsules"]
+    names = [container_name(c["uuid"]) for c in found]
+    names += [sandbox_name(c["uuid"]) for c in capsules]
+    for name in names:
+        with contextlib.suppress(docker.errors.NotFound):
+            client.containers.get(name).remove(force=True)
+    admin = env.users["admin"].headers
+    for image in env.images.get("/v2/images", headers=admin).json()["images"]:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            client.images.remove(f"{IMAGE_REPO}/{image['id']}:latest")

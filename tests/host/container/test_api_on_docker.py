@@ -10,12 +10,8 @@ other tests on this host may hold some."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -24,90 +20,8 @@ import docker.errors
 import pytest
 import websocket
 
-from stratus.container.agent.docker import (
-    IMAGE_REPO,
-    DockerDriver,
-    container_name,
-    sandbox_name,
-)
-from stratus.container.rpc import CONDUCTOR_TOPIC
-from stratus.container.wsproxy import WebsocketProxy
-from stratus.testing import container
-from stratus.testing.container import HOST, Env
-from stratus.testing.identity import InProcessIdentity
-
-IMAGE = "stratus/busybox:latest"  # the tag the tarball carries, which loading it restores
-
-
-def _present(client: docker.DockerClient, ref: str) -> bool:
-    try:
-        client.images.get(ref)
-    except docker.errors.ImageNotFound:
-        return False
-    return True
-
-
-@pytest.fixture(scope="module")
-def identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessIdentity]:
-    identity = container.identity(tmp_path_factory.mktemp("identity"))
-    yield identity
-    identity.close()
-
-
-@pytest.fixture
-def env(
-    identity: InProcessIdentity,
-    tmp_path: Path,
-    tarball: Path,
-    docker_client: docker.DockerClient,
-) -> Iterator[Env]:
-    (tmp_path / "template").mkdir()
-    tables = container.migrated_tables(tmp_path / "template")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"ws://127.0.0.1:{port}/"
-    driver = DockerDriver("unix:///var/run/docker.sock")
-    had_image = _present(docker_client, IMAGE)
-    (tmp_path / "env").mkdir()
-    with container.open_env(identity, tables, tmp_path / "env", driver, url) as env:
-        proxy = WebsocketProxy(env.agent.bus, driver, HOST, "127.0.0.1", port)
-        proxy.start()
-        info = driver.host_info()
-        env.agent.bus.cast(
-            CONDUCTOR_TOPIC,
-            "report_host",
-            hostname=HOST,
-            zone="nova",
-            cpus=info.cpus,
-            memory_mb=info.memory_mb,
-            driver_status=None,
-            console_url=url,
-        )
-        env.wait_for_host(lambda host: True)
-        env.image(data=tarball.read_bytes())
-        try:
-            yield env
-        finally:
-            proxy.stop()
-            _remove_leftovers(env, docker_client)
-            if not had_image and _present(docker_client, IMAGE):  # loading tagged it
-                docker_client.images.remove(IMAGE)
-
-
-def _remove_leftovers(env: Env, client: docker.DockerClient) -> None:
-    """Whatever a failed test left in Docker: its containers, sandboxes, loaded images."""
-    found = env.call("GET", "/v1/containers?all_projects=True", "admin").json()["containers"]
-    capsules = env.call("GET", "/v1/capsules?all_projects=True", "admin").json()["capsules"]
-    names = [container_name(c["uuid"]) for c in found]
-    names += [sandbox_name(c["uuid"]) for c in capsules]
-    for name in names:
-        with contextlib.suppress(docker.errors.NotFound):
-            client.containers.get(name).remove(force=True)
-    admin = env.users["admin"].headers
-    for image in env.images.get("/v2/images", headers=admin).json()["images"]:
-        with contextlib.suppress(docker.errors.ImageNotFound):
-            client.images.remove(f"{IMAGE_REPO}/{image['id']}:latest")
+from stratus.container.agent.docker import container_name, sandbox_name
+from stratus.testing.container import Env
 
 
 def _stream(url: str) -> websocket.WebSocket:

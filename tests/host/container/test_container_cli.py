@@ -1,0 +1,71 @@
+"""The real ``openstack appcontainer`` client (python-zunclient's plugin) against the
+container API served on a socket, with the agent on the real Docker Engine: exec shows
+the output and exits with the command's code, commit makes an image in the image
+service, and the committed image runs with ``--image-driver glance``."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import docker
+import docker.errors
+import pytest
+
+from stratus.container.agent.docker import container_name
+from stratus.testing.cloud import BIN, run_command
+from stratus.testing.identity import PASSWORD
+from stratus.testing.serve import serve
+
+if TYPE_CHECKING:
+    from stratus.testing.container import Env
+
+
+def test_exec_and_commit_with_the_openstack_client(
+    env: Env, api_port: int, docker_client: docker.DockerClient, tmp_path: Path
+) -> None:
+    with serve(env.identity.client.app) as identity_url, serve(env.app, port=api_port):
+        cli_env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("OS_")},
+            "OS_AUTH_URL": f"{identity_url}/v3",
+            "OS_IDENTITY_API_VERSION": "3",
+            "OS_USERNAME": "demo",
+            "OS_PASSWORD": PASSWORD,
+            "OS_PROJECT_NAME": "demo",
+            "OS_USER_DOMAIN_ID": "default",
+            "OS_PROJECT_DOMAIN_ID": "default",
+            "OS_REGION_NAME": "RegionOne",
+            "HOME": str(tmp_path),
+        }
+
+        def openstack(*args: str, check: bool = True) -> str:
+            command = [str(BIN / "openstack"), "appcontainer", *args]
+            result = run_command(command, check=check, env=cli_env)
+            return result.stdout if check else f"{result.returncode}:{result.stdout}"
+
+        openstack("run", "--name", "con1", "busybox", "sleep", "600")
+        con1 = env.wait_status("con1", "Running")["uuid"]
+        shown = openstack("exec", "con1", "sh", "-c", "echo shown-$((1+1)); exit 3", check=False)
+        assert shown.startswith("3:") and "shown-2" in shown, shown
+        openstack("exec", "con1", "sh", "-c", "echo from-con1 > /marker")
+
+        committed = openstack("commit", "con1", "snap:v1")
+        image_id = re.search(r"The image is ([0-9a-f-]{36})", committed)
+        assert image_id, committed
+        env.wait(con1, lambda c: c["task_state"] is None, timeout=60)
+        image = env.images.get(
+            f"/v2/images/{image_id.group(1)}", headers=env.users["demo"].headers
+        ).json()
+        assert (image["status"], image["name"], image["tags"]) == ("active", "snap", ["v1"])
+
+        openstack("run", "--image-driver", "glance", "--name", "again", "snap", "sleep", "600")
+        again = env.wait_status("again", "Running")["uuid"]
+        assert "from-con1" in openstack("exec", "again", "cat", "/marker")
+
+        openstack("delete", "--stop", "con1", "again")
+        for uuid in (con1, again):
+            env.gone(uuid)
+            with pytest.raises(docker.errors.NotFound):
+                docker_client.containers.get(container_name(uuid))
