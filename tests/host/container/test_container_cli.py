@@ -1,10 +1,12 @@
 """The real ``openstack appcontainer`` client (python-zunclient's plugin) against the
 container API served on a socket, with the agent on the real Docker Engine: exec shows
 the output and exits with the command's code, commit makes an image in the image
-service, and the committed image runs with ``--image-driver glance``."""
+service, the committed image runs with ``--image-driver glance``, and the actions
+history lists and shows what was done."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -63,6 +65,12 @@ def test_exec_and_commit_with_the_openstack_client(
         openstack("run", "--image-driver", "glance", "--name", "again", "snap", "sleep", "600")
         again = env.wait_status("again", "Running")["uuid"]
         assert "from-con1" in openstack("exec", "again", "cat", "/marker")
+
+        listed = json.loads(openstack("action", "list", "con1", "-f", "json"))
+        assert [a["action"] for a in listed] == ["commit", "create"]
+        request_id = listed[0]["request_id"]
+        detail = json.loads(openstack("action", "show", "con1", request_id, "-f", "json"))
+        assert detail["events"][0]["result"] == "Success", detail
 
         openstack("delete", "--stop", "con1", "again")
         for uuid in (con1, again):
