@@ -112,7 +112,7 @@ def build_part(runtime: Runtime) -> WorkerPart:
     conf = runtime.conf.websocket_proxy
     proxy = WebsocketProxy(
         runtime.bus,
-        DockerDriver(runtime.conf.container.docker_url),
+        DockerDriver(runtime.conf.container.docker_url, runtime.conf.get("DEFAULT", "host")),
         runtime.conf.get("DEFAULT", "host"),
         conf.wsproxy_host,
         conf.wsproxy_port,

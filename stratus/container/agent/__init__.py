@@ -85,7 +85,7 @@ def build_agent(runtime: Runtime, driver: Driver) -> ContainerAgent:
 def build_part(runtime: Runtime) -> WorkerPart:
     from stratus.container.agent.docker import DockerDriver
 
-    driver = DockerDriver(runtime.conf.container.docker_url)
+    driver = DockerDriver(runtime.conf.container.docker_url, runtime.conf.get("DEFAULT", "host"))
     worker = AgentWorker(
         runtime, build_agent(runtime, driver), runtime.conf.container.report_interval
     )

@@ -1,7 +1,8 @@
 """The Docker Engine driver (docker SDK): the one place the agent touches Docker.
 
-Containers are named ``stratus-<uuid>`` and labelled with their uuid, so the driver
-finds every container it made (and only those) after a restart. An image from the
+Containers are named ``stratus-<uuid>`` and labelled with their uuid and the agent's host
+name, so the driver finds every container it made (and only those: another cloud's agent
+on the same engine is left alone) after a restart. An image from the
 image service is a ``docker save`` tarball: it is loaded once per host and tagged
 ``stratus-image/<image id>``, which is how the driver knows it is already there.
 """
@@ -29,6 +30,7 @@ from stratus.container.agent.driver import (
 )
 
 LABEL = "org.openstack.stratus.container"
+HOST_LABEL = "org.openstack.stratus.host"  # the agent host whose container it is
 CAPSULE_LABEL = "org.openstack.stratus.capsule"  # on a capsule's containers
 SANDBOX_LABEL = "org.openstack.stratus.sandbox"  # on the container holding its netns
 IMAGE_REPO = "stratus-image"
@@ -64,8 +66,9 @@ def sandbox_name(capsule_id: str) -> str:
 
 
 class DockerDriver:
-    def __init__(self, url: str, timeout: int = 120) -> None:
+    def __init__(self, url: str, host: str, timeout: int = 120) -> None:
         self.url = url
+        self.host = host
         self.timeout = timeout
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
@@ -89,7 +92,7 @@ class DockerDriver:
             "command": spec["command"],
             "entrypoint": spec["entrypoint"],
             "environment": spec["environment"],
-            "labels": {**spec["labels"], LABEL: spec["uuid"]},
+            "labels": {**spec["labels"], LABEL: spec["uuid"], HOST_LABEL: self.host},
             "working_dir": spec["workdir"],
             "hostname": spec["hostname"],
             "tty": spec["tty"],
@@ -209,7 +212,7 @@ class DockerDriver:
 
     def states(self) -> dict[str, State]:
         found = self._call(
-            lambda c: c.containers.list(all=True, filters={"label": LABEL}, ignore_removed=True)
+            lambda c: c.containers.list(all=True, filters=self._mine(), ignore_removed=True)
         )
         return {c.labels[LABEL]: state_of(c.attrs["State"]) for c in found}
 
@@ -217,7 +220,7 @@ class DockerDriver:
         since = int(time.time())
         stream = self._call(
             lambda c: c.events(
-                decode=True, since=since, filters={"type": "container", "label": LABEL}
+                decode=True, since=since, filters={"type": "container", **self._mine()}
             )
         )
         self._events = stream
@@ -231,6 +234,10 @@ class DockerDriver:
             self._events.close()
 
     # --- helpers --------------------------------------------------------------------
+
+    def _mine(self, label: str = LABEL) -> dict[str, list[str]]:
+        """A filter for the containers with ``label`` made by this host's agent."""
+        return {"label": [label, f"{HOST_LABEL}={self.host}"]}
 
     def _image(self, spec: dict[str, Any], image_data: ImageData) -> str:
         """The local reference of the container's image, loading it first if need be."""
@@ -273,7 +280,7 @@ class DockerDriver:
                     name=name,
                     entrypoint=["sleep"],
                     command=["2147483647"],
-                    labels={SANDBOX_LABEL: capsule_id},
+                    labels={SANDBOX_LABEL: capsule_id, HOST_LABEL: self.host},
                     network_mode="none",
                     mem_limit="16m",
                 )
@@ -287,7 +294,9 @@ class DockerDriver:
 
         def labelled(label: str) -> list[Any]:
             return self._call(
-                lambda c: c.containers.list(all=True, filters={"label": label}, ignore_removed=True)
+                lambda c: c.containers.list(
+                    all=True, filters=self._mine(label), ignore_removed=True
+                )
             )
 
         for sandbox in labelled(SANDBOX_LABEL):

@@ -141,7 +141,7 @@ def made(docker_client: docker.DockerClient, tarball: Path) -> Iterator[Made]:
 
 @pytest.fixture
 def driver(docker_client: docker.DockerClient) -> DockerDriver:
-    return DockerDriver("unix:///var/run/docker.sock")
+    return DockerDriver("unix:///var/run/docker.sock", HOST)
 
 
 @pytest.fixture(scope="session")
@@ -171,7 +171,7 @@ def env(
     tables = container.migrated_tables(tmp_path / "template")
     port = free_port()
     url = f"ws://127.0.0.1:{port}/"
-    driver = DockerDriver("unix:///var/run/docker.sock")
+    driver = DockerDriver("unix:///var/run/docker.sock", HOST)
     had_image = _present(docker_client, IMAGE)
     (tmp_path / "env").mkdir()
     with container.open_env(identity, tables, tmp_path / "env", driver, url) as env:

@@ -78,7 +78,7 @@ def setup(made: Made) -> Iterator[tuple[ContainerAgent, Recorder]]:
     bus = connect(f"memory://{uuid.uuid4()}")
     recorder = Recorder()
     bus.serve(CONDUCTOR_TOPIC, recorder)
-    driver = DockerDriver("unix:///var/run/docker.sock")
+    driver = DockerDriver("unix:///var/run/docker.sock", "node1")
     agent = ContainerAgent(bus, driver, "node1", "nova", lambda image_id: made.image_data)
     try:
         yield agent, recorder

@@ -101,6 +101,15 @@ def test_the_image_is_loaded_once_per_host(driver: DockerDriver, made: Made) -> 
     assert {first["uuid"], second["uuid"]} <= driver.states().keys()
 
 
+def test_another_hosts_agent_never_sees_the_container(driver: DockerDriver, made: Made) -> None:
+    """Two clouds (or two agent hosts) on one engine leave each other's containers alone."""
+    spec = made.spec()
+    driver.create(spec, made.image_data)
+    other = DockerDriver(driver.url, f"{driver.host}-other")
+    assert spec["uuid"] in driver.states()
+    assert spec["uuid"] not in other.states()
+
+
 def test_image_driver_docker_uses_the_local_engine(
     driver: DockerDriver, made: Made, docker_client: docker.DockerClient
 ) -> None:
@@ -118,7 +127,7 @@ def test_a_bad_tarball_is_an_image_error(driver: DockerDriver, made: Made) -> No
 
 
 def test_engine_unreachable_is_driver_unavailable(tmp_path: object) -> None:
-    driver = DockerDriver("unix:///nonexistent/docker.sock", timeout=5)
+    driver = DockerDriver("unix:///nonexistent/docker.sock", "node1", timeout=5)
     with pytest.raises(DriverUnavailable, match="Docker Engine"):
         driver.host_info()
     with pytest.raises(DriverUnavailable):
