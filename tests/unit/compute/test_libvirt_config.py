@@ -9,13 +9,14 @@ import pytest
 
 pytest.importorskip("libvirt")
 
-from stratus.compute.virt.libvirt.config import Boot, domain_xml  # noqa: E402
+from stratus.compute.virt.libvirt.config import OWNER_NS, Boot, domain_xml  # noqa: E402
 from stratus.compute.virt.libvirt.host import kvm_works  # noqa: E402
 
 INSTANCE = {
     "uuid": "6a0c2d3e-0000-4000-8000-000000000001",
     "display_name": "vm",
     "project_id": "p",
+    "host": "node1",
     "flavor": {"vcpus": 2, "memory_mb": 512, "root_gb": 1},
     "image_properties": {"os_command_line": "console=ttyS0", "hw_disk_bus": "virtio"},
 }
@@ -31,6 +32,7 @@ def test_direct_kernel_boot(tmp_path: Path) -> None:
     domain = parse(domain_xml(INSTANCE, boot, [VIF], "qemu"))
     assert domain.get("type") == "qemu"
     assert domain.findtext("name") == f"instance-{INSTANCE['uuid']}"
+    assert domain.find(f"metadata/{{{OWNER_NS}}}owner").get("host") == "node1"
     assert domain.findtext("memory") == "512" and domain.findtext("vcpu") == "2"
     assert domain.findtext("os/kernel") == str(tmp_path / "k")
     assert domain.findtext("os/initrd") == str(tmp_path / "r")

@@ -30,6 +30,10 @@ class Boot:
     ramdisk: Path | None = None
 
 
+OWNER_NS = "https://stratus.dev/xmlns/libvirt/owner/1.0"
+ET.register_namespace("stratus", OWNER_NS)
+
+
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
     element = ET.SubElement(parent, tag, attrs)
     if text is not None:
@@ -49,6 +53,9 @@ def domain_xml(
     _sub(domain, "vcpu", str(flavor["vcpus"]))
     metadata = _sub(domain, "metadata")
     _sub(metadata, "description", f"{instance.get('display_name', '')} ({instance['project_id']})")
+    # Whose domain it is: an agent reconciles only its own host's (another cloud's agent on
+    # the same libvirt leaves it alone).
+    ET.SubElement(metadata, f"{{{OWNER_NS}}}owner", {"host": instance["host"]})
     os_element = _sub(domain, "os")
     arch = str(props.get("hw_architecture") or props.get("architecture") or "x86_64")
     machine = str(props.get("hw_machine_type") or "pc")

@@ -57,7 +57,7 @@ class LibvirtDriver(VirtDriver):
         return [self.host.node(host, self.disks.root, self.host_ip)]
 
     def list_instances(self, host: str) -> dict[str, int]:
-        return self.host.domains()
+        return self.host.domains(host)
 
     def power_state(self, instance: Instance) -> int:
         domain = self.host.domain(instance["uuid"])

@@ -16,6 +16,7 @@ import libvirt
 
 from stratus.compute import states
 from stratus.compute.records import instance_name
+from stratus.compute.virt.libvirt.config import OWNER_NS
 
 libvirt.registerErrorHandler(lambda _ctx, _err: None, None)  # errors arrive as exceptions
 
@@ -90,12 +91,13 @@ class Host:
                 return None
             raise
 
-    def domains(self) -> dict[str, int]:
-        """The servers' domains here, by server uuid, with their power states."""
+    def domains(self, host: str) -> dict[str, int]:
+        """The servers' domains that agent ``host`` made, by server uuid, with their power
+        states."""
         found = {}
         for domain in self.conn.listAllDomains():
             match = _NAME.match(domain.name())
-            if match:
+            if match and owner(domain) == host:
                 found[match.group(1)] = power_state(domain)
         return found
 
@@ -134,3 +136,12 @@ class Host:
                 "resize_across_hosts": False,
             },
         }
+
+
+def owner(domain: libvirt.virDomain) -> str | None:
+    """The agent host recorded in the domain's metadata (None: not a Stratus agent's)."""
+    try:
+        element = domain.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, OWNER_NS)
+    except libvirt.libvirtError:
+        return None
+    return ET.fromstring(element).get("host")
