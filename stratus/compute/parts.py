@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 from stratus.compute import services
 from stratus.compute.agent.manager import ComputeAgent
-from stratus.compute.clients.catalog import ServiceClient
 from stratus.compute.clients.images import ImageClient
 from stratus.compute.clients.network import NetworkClient
 from stratus.compute.conductor.manager import TOPIC as CONDUCTOR_TOPIC
@@ -18,6 +17,7 @@ from stratus.compute.scheduler.manager import TOPIC as SCHEDULER_TOPIC
 from stratus.compute.scheduler.manager import Scheduler
 from stratus.compute.virt.loader import load_driver
 from stratus.runtime.bus import Listener
+from stratus.runtime.clients.catalog import ServiceClient
 from stratus.runtime.parts import WorkerPart
 from stratus.runtime.process import Runtime
 

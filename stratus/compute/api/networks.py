@@ -15,10 +15,10 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from stratus.compute.clients.catalog import ServiceNotInCatalog
 from stratus.compute.clients.network import NetworkClient
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, Conflict
+from stratus.runtime.clients.catalog import ServiceNotInCatalog
 
 DEFAULT_GROUP = "default"
 

@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from stratus.compute.clients.catalog import ServiceClient, error_message
 from stratus.runtime.api.errors import ServiceUnavailable
+from stratus.runtime.clients.catalog import ServiceClient, error_message
 
 # What Glance v2 shows of an image besides its custom properties.
 CORE_FIELDS = frozenset(

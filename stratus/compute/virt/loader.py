@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from stratus.compute.clients.catalog import ServiceClient
 from stratus.compute.clients.images import ImageClient
 from stratus.compute.virt.driver import VirtDriver
 from stratus.runtime.bus import Bus
+from stratus.runtime.clients.catalog import ServiceClient
 from stratus.runtime.config import Config
 
 

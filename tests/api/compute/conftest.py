@@ -25,7 +25,6 @@ from stratus.compute.agent.manager import ComputeAgent
 from stratus.compute.api import build_app
 from stratus.compute.api.common import Backend
 from stratus.compute.api.policy import default_policy
-from stratus.compute.clients.catalog import ServiceClient
 from stratus.compute.clients.images import ImageClient
 from stratus.compute.clients.network import NetworkClient
 from stratus.compute.flavors import create_default_flavors
@@ -39,6 +38,7 @@ from stratus.network.api import build_app as build_network_app
 from stratus.network.api import make_backend as make_network_backend
 from stratus.runtime import migrations
 from stratus.runtime.bus import Bus
+from stratus.runtime.clients.catalog import ServiceClient
 from stratus.runtime.config import Config
 from stratus.runtime.identity_client import IdentityClient
 from stratus.runtime.parts import WorkerPart

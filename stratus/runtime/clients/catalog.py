@@ -1,4 +1,4 @@
-"""Finding and calling the other services' APIs, as the compute service's own user or on
+"""Finding and calling the other services' APIs, as the calling service's own user or on
 behalf of the caller (principle 4: services meet at their APIs).
 
 Endpoints come from the identity catalog (``GET /v3/auth/catalog`` with the service
@@ -72,7 +72,7 @@ class ServiceClient:
     def request(
         self, method: str, path: str, *, token: str | None = None, **kwargs: Any
     ) -> httpx.Response:
-        """A request as the caller whose token is given, else as the compute service."""
+        """A request as the caller whose token is given, else as this service's user."""
         headers = {"X-Auth-Token": token or self.identity.service_token()}
         headers.update(kwargs.pop("headers", {}))
         url = self.endpoint() + path

@@ -1,0 +1,99 @@
+"""The network service (Neutron v2.0) as the other services use it.
+
+Reads take the caller's token, so that what the caller may not see does not exist for it
+(``None``). Port changes take the caller's token when a caller asks for them (the
+network service's policy and quotas then apply to the caller), or none to act as the
+service's own user (binding a port, freeing what a resource held).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from stratus.runtime.api.errors import ServiceUnavailable
+from stratus.runtime.clients.catalog import ServiceClient, error_message
+
+
+class NetworkError(Exception):
+    """The network service refused (``status`` is its HTTP status) or failed."""
+
+    def __init__(self, message: str, status: int = 500) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NetworkApi:
+    def __init__(self, service: ServiceClient) -> None:
+        self.service = service
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def show_network(self, network_id: str, token: str | None) -> dict[str, Any] | None:
+        return self._show("networks", "network", network_id, token)
+
+    def show_port(self, port_id: str, token: str | None = None) -> dict[str, Any] | None:
+        return self._show("ports", "port", port_id, token)
+
+    def list_networks(self, token: str | None, **filters: Any) -> list[dict[str, Any]]:
+        return self._list("networks", token, filters)
+
+    def list_subnets(self, token: str | None, **filters: Any) -> list[dict[str, Any]]:
+        return self._list("subnets", token, filters)
+
+    def list_ports(self, token: str | None, **filters: Any) -> list[dict[str, Any]]:
+        return self._list("ports", token, filters)
+
+    def security_groups(self, project_id: str, token: str | None) -> list[dict[str, Any]]:
+        return self._list("security-groups", token, {"project_id": project_id})
+
+    # -- port changes -----------------------------------------------------------------------
+
+    def new_port(self, fields: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+        """A port with ``fields``; NetworkError with the service's status if refused."""
+        response = self.service.request("POST", "/v2.0/ports", token=token, json={"port": fields})
+        return _port(response, 201, f"Cannot create a port on network {fields.get('network_id')}")
+
+    def update_port(
+        self, port_id: str, fields: dict[str, Any], token: str | None = None, what: str = "update"
+    ) -> dict[str, Any]:
+        body = {"port": fields}
+        response = self.service.request("PUT", f"/v2.0/ports/{port_id}", token=token, json=body)
+        return _port(response, 200, f"Cannot {what} port {port_id}")
+
+    def unbind_port(self, port_id: str) -> None:
+        body = {"port": {"device_id": "", "device_owner": "", "binding:host_id": ""}}
+        response = self.service.request("PUT", f"/v2.0/ports/{port_id}", json=body)
+        if response.status_code not in (200, 404):
+            raise NetworkError(f"Cannot unbind port {port_id}: {error_message(response)}")
+
+    def delete_port(self, port_id: str) -> None:
+        response = self.service.request("DELETE", f"/v2.0/ports/{port_id}")
+        if response.status_code not in (204, 404):
+            raise NetworkError(f"Cannot delete port {port_id}: {error_message(response)}")
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _show(self, kind: str, key: str, item_id: str, token: str | None) -> dict | None:
+        response = self.service.request("GET", f"/v2.0/{kind}/{item_id}", token=token)
+        if response.status_code == 404:
+            return None
+        _check(response, 200)
+        return response.json()[key]
+
+    def _list(self, kind: str, token: str | None, filters: dict[str, Any]) -> list[dict]:
+        response = self.service.request("GET", f"/v2.0/{kind}", token=token, params=filters)
+        _check(response, 200)
+        return response.json()[kind.replace("-", "_")]
+
+
+def _port(response: httpx.Response, expected: int, what: str) -> dict[str, Any]:
+    if response.status_code != expected:
+        raise NetworkError(f"{what}: {error_message(response)}", response.status_code)
+    return response.json()["port"]
+
+
+def _check(response: httpx.Response, expected: int) -> None:
+    if response.status_code != expected:
+        raise ServiceUnavailable(f"The network service failed: {error_message(response)}")
