@@ -4,31 +4,24 @@ it (once, before it expires) through the conductor. Only the token's hash is sto
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from stratus.container.models import ConsoleToken
-from stratus.runtime.db import utcnow
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+from stratus.runtime import console_tokens
 
 
 def issue(session: Session, container_uuid: str, host: str, exec_id: str | None, ttl: int) -> str:
-    token = secrets.token_urlsafe(32)
+    token, token_hash, expires_at = console_tokens.new_token(ttl)
     session.add(
         ConsoleToken(
-            token_hash=_hash(token),
+            token_hash=token_hash,
             container_uuid=container_uuid,
             host=host,
             exec_id=exec_id,
-            expires_at=utcnow() + timedelta(seconds=ttl),
+            expires_at=expires_at,
         )
     )
     return token
@@ -37,13 +30,8 @@ def issue(session: Session, container_uuid: str, host: str, exec_id: str | None,
 def claim(session: Session, token: str, host: str) -> dict[str, Any] | None:
     """The stream ``token`` opens on ``host``, or None; the token is spent either way,
     and expired ones are swept."""
-    now = utcnow()
-    session.execute(sa.delete(ConsoleToken).where(ConsoleToken.expires_at < now))
-    row = session.get(ConsoleToken, _hash(token))
-    if row is None:
-        return None
-    session.delete(row)
-    if row.host != host:
+    row = console_tokens.take(session, ConsoleToken, token)
+    if row is None or row.host != host:
         return None
     return {"uuid": row.container_uuid, "exec_id": row.exec_id}
 
