@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from stratus.container import states
-from stratus.container.schemas import ContainerCreate, name_rule
+from stratus.container.schemas import ContainerCreate, Net, name_rule
 from stratus.runtime.api.errors import BadRequest
 
 # spec.restartPolicy -> Docker's restart policy name
@@ -23,6 +23,7 @@ class Template:
     labels: dict[str, str]
     restart_policy: dict[str, Any] | None
     containers: list[ContainerCreate]
+    nets: list[Net]  # the capsule's one port (the template's top-level ``nets``)
 
 
 def parse(template: Any) -> Template:
@@ -50,7 +51,21 @@ def parse(template: Any) -> Template:
         labels={str(k): str(v) for k, v in (metadata.get("labels") or {}).items()},
         restart_policy=policy,
         containers=[_container(i, c, policy) for i, c in enumerate(containers)],
+        nets=_nets(template.get("nets")),
     )
+
+
+def _nets(raw: Any) -> list[Net]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(entry, dict) for entry in raw):
+        raise BadRequest("The capsule template's nets must be a list of mappings.")
+    if len(raw) > 1:
+        raise BadRequest("A capsule has one port: its template's nets lists one network or port.")
+    try:
+        return [Net(**entry) for entry in raw]
+    except ValidationError as exc:
+        raise BadRequest(f"The capsule template's nets are invalid: {_problems(exc)}") from None
 
 
 def _container(index: int, raw: Any, restart: dict[str, Any] | None) -> ContainerCreate:
@@ -74,10 +89,11 @@ def _container(index: int, raw: Any, restart: dict[str, Any] | None) -> Containe
     try:
         return ContainerCreate(**{k: v for k, v in fields.items() if v is not None})
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise BadRequest(f"spec.containers[{index}] is invalid: {problems}") from None
+        raise BadRequest(f"spec.containers[{index}] is invalid: {_problems(exc)}") from None
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
 
 
 def status(members: Sequence[str]) -> str:

@@ -52,8 +52,8 @@ class Container(Base):
     interactive: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     tty: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     auto_remove: Mapped[bool] = mapped_column(sa.Boolean, default=False)
-    nets: Mapped[list[dict[str, str]]] = mapped_column(sa.JSON, default=list)
-    security_groups: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    nets: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)  # its ports
+    security_groups: Mapped[list[str]] = mapped_column(sa.JSON, default=list)  # group ids
     availability_zone: Mapped[str | None] = mapped_column(sa.String(255))
     host: Mapped[str | None] = mapped_column(sa.String(255), index=True)
     status: Mapped[str] = mapped_column(sa.String(20), index=True)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from stratus.container import actions, consoles, states
 from stratus.container.models import Capsule, Container, Host
+from stratus.container.networking import Networking, agent_port
 from stratus.runtime.bus import Bus
 from stratus.runtime.db import Database, new_id, utcnow
 
@@ -39,11 +40,16 @@ SPEC_FIELDS = (
     "tty",
     "auto_remove",
     "capsule_id",  # a capsule's containers share its sandbox's network namespace
+    # The ports the API made or took for it, to plug: [{"port_id", "network_id",
+    # "mac_address", "fixed_ips": [{"subnet_id", "ip_address"}]}]; empty: no network.
+    # A capsule's containers all list the capsule's one port.
+    "ports",
 )
 
 
 def spec(container: Container) -> dict[str, Any]:
-    return {field: getattr(container, field) for field in SPEC_FIELDS}
+    fields = {field: getattr(container, field) for field in SPEC_FIELDS if field != "ports"}
+    return {**fields, "ports": [agent_port(entry) for entry in container.nets or []]}
 
 
 class AgentClient:
@@ -61,10 +67,12 @@ class AgentClient:
 
 
 class Conductor:
-    """Records what agents report (served by the API part on ``container-conductor``)."""
+    """Records what agents report (served by the API part on ``container-conductor``),
+    and frees the ports of a container that is gone or whose create failed."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, networking: Networking | None = None) -> None:
         self.db = db
+        self.networking = networking
 
     def report_host(
         self,
@@ -97,7 +105,11 @@ class Conductor:
         detail: str | None = None,
         addresses: dict[str, Any] | None = None,
     ) -> None:
-        """A container's state as its agent sees it; a deleting container stays so."""
+        """A container's state as its agent sees it; a deleting container stays so. A
+        create that failed frees the container's ports at once (the agent never makes it
+        again); a capsule's port stays until the capsule goes."""
+        if status == states.ERROR:
+            self._free_failed_create(uuid)
         with self.db.session() as session:
             row = session.get(Container, uuid)
             if row is None or row.status == states.DELETING:
@@ -110,17 +122,44 @@ class Conductor:
                 row.addresses = addresses
             actions.finish(session, uuid, status, reason)
 
+    def _free_failed_create(self, uuid: str) -> None:
+        with self.db.session() as session:
+            row = session.get(Container, uuid)
+            if row is None or row.status != states.CREATING or row.capsule_id or not row.nets:
+                return
+            nets = list(row.nets)
+        self._free(nets)
+        with self.db.session() as session:
+            row = session.get(Container, uuid)
+            if row is not None:
+                row.nets, row.addresses, row.security_groups = [], {}, []
+
     def report_deleted(self, uuid: str) -> None:
+        """The container is gone: its ports are freed, then its record goes. A capsule's
+        one port is freed when its last container is gone, before the capsule's record."""
+        with self.db.session() as session:
+            row = session.get(Container, uuid)
+            own = list(row.nets or []) if row is not None and not row.capsule_id else []
+        self._free(own)
         with self.db.session() as session:
             actions.forget(session, uuid)
             consoles.forget(session, uuid)
             row = session.get(Container, uuid)
             capsule_id = row.capsule_id if row is not None else None
+            capsule_nets = list(row.nets or []) if row is not None else []
+            last = False
             session.execute(sa.delete(Container).where(Container.uuid == uuid))
-            if capsule_id:  # the capsule goes with its last container
+            if capsule_id:
                 left = sa.select(Container.uuid).where(Container.capsule_id == capsule_id)
-                if session.execute(left.limit(1)).first() is None:
-                    session.execute(sa.delete(Capsule).where(Capsule.uuid == capsule_id))
+                last = session.execute(left.limit(1)).first() is None
+        if capsule_id and last:  # the capsule goes with its last container
+            self._free(capsule_nets)
+            with self.db.session() as session:
+                session.execute(sa.delete(Capsule).where(Capsule.uuid == capsule_id))
+
+    def _free(self, nets: list[dict[str, Any]]) -> None:
+        if nets and self.networking is not None:
+            self.networking.free(nets)
 
     def claim_console(self, token: str, hostname: str) -> dict[str, Any] | None:
         """What the websocket proxy of ``hostname`` may open for ``token`` (once)."""

@@ -30,6 +30,10 @@ ALLOWED: dict[str, frozenset[str]] = {
     "resize": frozenset({RUNNING}),
     "commit": frozenset({RUNNING, STOPPED, PAUSED}),
     "update": frozenset({CREATED, RUNNING, STOPPED, PAUSED}),
+    "network_attach": frozenset({CREATED, RUNNING, STOPPED}),
+    "network_detach": frozenset({CREATED, RUNNING, STOPPED}),
+    "add_security_group": frozenset({CREATED, RUNNING, STOPPED, PAUSED}),
+    "remove_security_group": frozenset({CREATED, RUNNING, STOPPED, PAUSED}),
     "rename": frozenset({CREATED, RUNNING, STOPPED, PAUSED, ERROR}),
     # Deleting without force: a container that is not running (running needs stop=True).
     "delete": frozenset({CREATED, STOPPED, ERROR, UNKNOWN}),

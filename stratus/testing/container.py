@@ -1,5 +1,5 @@
-"""The container API against the real identity and image services, with an agent on the
-in-process bus driving an engine (the in-memory one for API tests, Docker for host
+"""The container API against the real identity, image and network services, with an agent
+on the in-process bus driving an engine (the in-memory one for API tests, Docker for host
 tests), for tests: fresh databases and a bus per :func:`open_env`."""
 
 from __future__ import annotations
@@ -24,7 +24,11 @@ from stratus.container.images import ImageClient
 from stratus.container.rpc import AGENT_TOPIC
 from stratus.identity.bootstrap import CatalogEntry
 from stratus.image.api import build_app as build_image_app
+from stratus.network.api import build_app as build_network_app
+from stratus.network.api import make_backend as make_network_backend
 from stratus.runtime import migrations
+from stratus.runtime.clients.catalog import ServiceClient
+from stratus.runtime.clients.network import NetworkApi
 from stratus.runtime.config import Config
 from stratus.runtime.identity_client import IdentityClient
 from stratus.runtime.process import Runtime
@@ -32,7 +36,9 @@ from stratus.testing.identity import InProcessIdentity, User, start_identity
 
 ZUN_PASSWORD = "zun-secret"
 GLANCE_PASSWORD = "glance-secret"
+NEUTRON_PASSWORD = "neutron-secret"
 IMAGE_URL = "http://127.0.0.1:9292"
+NETWORK_URL = "http://127.0.0.1:9696"
 HOST = "node1"
 CONSOLE_URL = "ws://127.0.0.1:6784/"
 
@@ -43,28 +49,31 @@ def config(root: Path, transport: str) -> Config:
         f"[DEFAULT]\ndata_dir = {root / 'data'}\ntransport_url = {transport}\n"
         f"[container]\nservice_password = {ZUN_PASSWORD}\n"
         f"[image]\nservice_password = {GLANCE_PASSWORD}\n"
+        f"[network]\nservice_password = {NEUTRON_PASSWORD}\n"
+        "[ml2_type_vxlan]\nvni_ranges = 1:1000\n"
     )
     return Config(path)
 
 
 def identity(root: Path, container_url: str = "http://127.0.0.1:9517") -> InProcessIdentity:
-    """Identity bootstrapped with the image and container services' users (the catalog
-    lists the container API at ``container_url``, for real clients)."""
+    """Identity bootstrapped with the image, network and container services' users (the
+    catalog lists the container API at ``container_url``, for real clients)."""
     return start_identity(
         root,
-        {"zun": ZUN_PASSWORD, "glance": GLANCE_PASSWORD},
+        {"zun": ZUN_PASSWORD, "glance": GLANCE_PASSWORD, "neutron": NEUTRON_PASSWORD},
         [
             CatalogEntry("image", "glance", IMAGE_URL),
+            CatalogEntry("network", "neutron", NETWORK_URL),
             CatalogEntry("container", "zun", f"{container_url}/v1"),
         ],
     )
 
 
 def migrated_tables(root: Path) -> list[Path]:
-    """Image and container databases migrated once, for :func:`open_env` to copy."""
+    """Image, network and container databases migrated once, for :func:`open_env` to copy."""
     runtime = Runtime(config(root, "memory://template"))
     paths = []
-    for service in ("image", "container"):
+    for service in ("image", "network", "container"):
         database = runtime.database(service)
         migrations.upgrade(service, database)
         paths.append(Path(database.url.removeprefix("sqlite:///")))
@@ -77,6 +86,7 @@ class Env:
     app: FastAPI
     client: TestClient
     images: TestClient
+    network: TestClient
     identity: InProcessIdentity
     driver: Any
     agent: ContainerAgent
@@ -178,18 +188,25 @@ def open_env(
     driver: Driver,
     console_url: str = CONSOLE_URL,
 ) -> Iterator[Env]:
-    """The API (and the image API) over in-process HTTP, and the agent of host
-    :data:`HOST` on the bus (not yet reported: call :meth:`Env.report` or report it)."""
+    """The API (and the image and network APIs) over in-process HTTP, and the agent of
+    host :data:`HOST` on the bus (not yet reported: call :meth:`Env.report` or report it)."""
     runtime = Runtime(config(root, f"memory://{uuid.uuid4()}"))
     (root / "data").mkdir()
     for table in tables:
         shutil.copy(table, root / "data" / table.name)
     image_validator = IdentityClient(runtime.conf, "image", http=identity.client)
     image_app = build_image_app(runtime, image_validator)
-    with TestClient(image_app, base_url=IMAGE_URL, raise_server_exceptions=False) as images:
+    network_validator = IdentityClient(runtime.conf, "network", http=identity.client)
+    network_backend = make_network_backend(runtime, lambda: runtime.bus)
+    network_app = build_network_app(network_backend, network_validator)
+    with (
+        TestClient(image_app, base_url=IMAGE_URL, raise_server_exceptions=False) as images,
+        TestClient(network_app, base_url=NETWORK_URL, raise_server_exceptions=False) as network,
+    ):
         validator = IdentityClient(runtime.conf, "container", http=identity.client)
         image_client = ImageClient(IMAGE_URL, http=images)
-        app = build_app(runtime, validator, images=image_client)
+        network_api = NetworkApi(ServiceClient(validator, "network", "RegionOne", http=network))
+        app = build_app(runtime, validator, images=image_client, network=network_api)
         agent = ContainerAgent(
             runtime.bus,
             driver,
@@ -203,7 +220,7 @@ def open_env(
         base = "http://127.0.0.1:9517"
         try:
             with TestClient(app, base_url=base, raise_server_exceptions=False) as client:
-                yield Env(app, client, images, identity, driver, agent)
+                yield Env(app, client, images, network, identity, driver, agent)
         finally:
             listener.stop()
             runtime.close()

@@ -12,8 +12,9 @@ from stratus.container import (
     options,  # noqa: F401 - declares the [container] options
     quotas,
 )
-from stratus.container.api import capsules, containers, hosts, quota_sets, versions
+from stratus.container.api import capsules, containers, hosts, networks, quota_sets, versions
 from stratus.container.images import ImageClient
+from stratus.container.networking import Networking
 from stratus.container.policy import default_policy
 from stratus.container.rpc import CONDUCTOR_TOPIC, AgentClient, Conductor
 from stratus.container.service import ContainerService, Settings
@@ -22,6 +23,8 @@ from stratus.runtime.api.auth import TokenValidator
 from stratus.runtime.api.errors import render_zun
 from stratus.runtime.api.microversion import Microversions
 from stratus.runtime.api.policy import Policy
+from stratus.runtime.clients.catalog import ServiceClient
+from stratus.runtime.clients.network import NetworkApi
 from stratus.runtime.parts import ApiPart
 from stratus.runtime.process import Runtime
 
@@ -31,6 +34,7 @@ def build_app(
     validator: TokenValidator,
     images: ImageClient | None = None,
     policy: Policy | None = None,
+    network: NetworkApi | None = None,
 ) -> FastAPI:
     conf = runtime.conf.container
     db = runtime.database("container")
@@ -43,19 +47,25 @@ def build_app(
         limit_max=conf.limit_default,
         console_token_ttl=runtime.conf.websocket_proxy.token_ttl,
     )
+    if network is None:
+        region = runtime.conf.get("DEFAULT", "region_name")
+        network = NetworkApi(ServiceClient(runtime.identity("container"), "network", region))
+    networking = Networking(network)
     service = ContainerService(
         db,
         AgentClient(runtime.bus),
         images or ImageClient(conf.image_url),
         policy or default_policy(),
         settings,
+        networking,
     )
-    runtime.bus.serve(CONDUCTOR_TOPIC, Conductor(db))  # lives as long as the bus
+    runtime.bus.serve(CONDUCTOR_TOPIC, Conductor(db, networking))  # lives as long as the bus
     return create_app(
         title="Stratus container API (Zun v1)",
         routers=[
             versions.router,
             containers.router,
+            networks.router,
             capsules.router,
             hosts.router,
             quota_sets.router,

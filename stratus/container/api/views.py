@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import shlex
 from typing import Any
 
@@ -61,6 +62,26 @@ def container(
     if show_host:
         view["host"] = row.host
     return view
+
+
+def networks(nets: list[dict[str, Any]], version: APIVersion) -> list[dict[str, Any]]:
+    """network_list: one entry per port with its fixed IPs (1.18), per address before."""
+    shown: list[dict[str, Any]] = []
+    for entry in nets:
+        port = {"net_id": entry["network_id"], "port_id": entry["port_id"]}
+        ips = [
+            {
+                "subnet_id": ip["subnet_id"],
+                "version": ipaddress.ip_address(ip["ip_address"]).version,
+                "ip_address": ip["ip_address"],
+            }
+            for ip in entry["fixed_ips"]
+        ]
+        if version.matches("1.18"):
+            shown.append({**port, "fixed_ips": ips})
+        else:
+            shown.extend({**port, **ip} for ip in ips)
+    return shown
 
 
 def host(row: Host, base_url: str, used: tuple[float, int], up: bool) -> dict[str, Any]:

@@ -56,12 +56,6 @@ def test_bad_fields_are_400_and_named(env: Env, field: str, value: Any) -> None:
     assert field in error(env, {"image": "busybox", field: value}, 400)
 
 
-def test_networks_are_refused_until_offered(env: Env) -> None:
-    env.image()
-    body = {"image": "busybox", "nets": [{"network": "nowhere"}]}
-    assert "not offered" in error(env, body, 400)
-
-
 def test_naming_a_host_is_for_admins(env: Env) -> None:
     env.image()
     error(env, {"image": "busybox", "host": "node1"}, 403)

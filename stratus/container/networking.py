@@ -1,0 +1,325 @@
+"""A container's ports in the network service (Zun's ``nets``, Kuryr's ports).
+
+The API makes every port a container gets before its agent hears of the container: it
+checks what the caller asks for with the caller's token (a network or port the caller
+cannot see does not exist for it), then creates the ports as the caller, so that the
+network service's policy and port quota are the caller's, with device owner
+``compute:kuryr`` and the container's (or capsule's) uuid as device id. The agent plugs
+what the spec's ``ports`` lists. A container's row records what it holds, in ``nets``::
+
+    [{"port_id", "network_id", "mac_address",
+      "fixed_ips": [{"subnet_id", "ip_address"}], "preserve_on_delete"}]
+
+``preserve_on_delete`` marks a port the user gave: freeing the container unbinds it and
+deletes the ports the API made. Freeing runs as the container service, since no caller
+is at hand when an agent reports a container gone. A container has at most one port
+per network (a Docker network per network service network).
+
+Security groups go on the ports the API makes: the ones asked for, else the project's
+``default``. A port the user gives keeps its own groups until the container's groups are
+changed (add/remove security group change every port of the container).
+
+Without ``nets`` a container gets its project's default network: the project's oldest
+network that is not external and has a subnet (Zun's choice); failing that, the one
+shared network with a subnet if there is exactly one. With several shared networks and
+none of its own, the caller must name one (409). With none at all, or on a cloud without
+a network service, the container runs with no network (Zun answered 409 there; here a
+container needs no network to run).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Any
+
+from stratus.container.schemas import Net
+from stratus.runtime.api.context import RequestContext
+from stratus.runtime.api.errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+    error_for_status,
+)
+from stratus.runtime.clients.catalog import ServiceNotInCatalog
+from stratus.runtime.clients.network import NetworkApi, NetworkError
+
+LOG = logging.getLogger(__name__)
+
+DEVICE_OWNER = "compute:kuryr"
+DEFAULT_GROUP = "default"
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """A port to make on ``network_id`` (with ``fixed_ips``), or the user's ``port``."""
+
+    network_id: str
+    fixed_ips: tuple[str, ...] = ()
+    port: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a create or an attach will hold, checked; ``group_ids`` go on made ports."""
+
+    wanted: list[Wanted]
+    group_ids: list[str]
+
+
+class Networking:
+    def __init__(self, api: NetworkApi) -> None:
+        self.api = api
+
+    # -- checks, as the caller --------------------------------------------------------------
+
+    def plan(
+        self,
+        ctx: RequestContext,
+        nets: Sequence[Net],
+        groups: Sequence[str],
+        default: bool = True,
+        taken: Sequence[str] = (),
+    ) -> Plan:
+        """The ports ``nets`` ask for (the default network if none and ``default``),
+        next to the networks ``taken`` already; nothing is changed yet."""
+        try:
+            if nets:
+                wanted = [self._wanted(ctx, net) for net in nets]
+            else:
+                wanted = self._default(ctx) if default else []
+            _one_port_per_network(taken, [w.network_id for w in wanted])
+            making = any(w.port is None for w in wanted)
+            if groups and not making:
+                raise BadRequest(
+                    "Security groups go on the ports the container service makes, and this "
+                    "request makes none (a given port keeps its own groups)."
+                )
+            group_ids = self.group_ids(ctx, list(groups) or [DEFAULT_GROUP]) if making else []
+            return Plan(wanted, group_ids)
+        except ServiceNotInCatalog as exc:
+            if nets or groups:
+                raise BadRequest(
+                    "This cloud has no network service: nets and security groups cannot be "
+                    "asked for."
+                ) from exc
+            return Plan([], [])
+
+    def find_network(self, ctx: RequestContext, ref: str) -> dict[str, Any]:
+        """A network the caller may put a container on, by id or name."""
+        network = self.lookup(ctx, "network", ref)
+        if network.get("router:external") and not network.get("shared") and not ctx.is_admin:
+            raise Forbidden(
+                f"Network {ref} is external: only an administrator may attach a container to it."
+            )
+        if not network.get("subnets"):
+            raise BadRequest(f"Network {ref} has no subnet, so a container on it gets no address.")
+        return network
+
+    def find_port(self, ctx: RequestContext, ref: str) -> dict[str, Any]:
+        return self.lookup(ctx, "port", ref)
+
+    def group_ids(self, ctx: RequestContext, refs: Sequence[str]) -> list[str]:
+        """The ids of the caller's project's security groups named (or identified) so."""
+        groups = self.api.security_groups(ctx.project_id or "", ctx.token)
+        ids: list[str] = []
+        for ref in refs:
+            matches = [g["id"] for g in groups if ref in (g["id"], g["name"])]
+            if not matches:
+                raise BadRequest(f"Security group {ref} could not be found.")
+            if len(matches) > 1:
+                raise Conflict(f"Multiple security groups are named {ref}; use its id.")
+            if matches[0] not in ids:
+                ids.append(matches[0])
+        return ids
+
+    def _wanted(self, ctx: RequestContext, net: Net) -> Wanted:
+        if bool(net.network) == bool(net.port):
+            raise BadRequest("Each nets entry names either a network or a port.")
+        if net.port:
+            if net.v4_fixed_ip or net.v6_fixed_ip:
+                raise BadRequest(
+                    f"Port {net.port} brings its own addresses: a fixed IP goes with a network."
+                )
+            port = self._usable_port(ctx, net.port)
+            return Wanted(port["network_id"], port=port)
+        assert net.network is not None
+        network = self.find_network(ctx, net.network)
+        fixed = [_address(net.v4_fixed_ip, 4), _address(net.v6_fixed_ip, 6)]
+        return Wanted(network["id"], tuple(ip for ip in fixed if ip))
+
+    def _usable_port(self, ctx: RequestContext, ref: str) -> dict[str, Any]:
+        port = self.find_port(ctx, ref)
+        if port.get("project_id") != ctx.project_id:
+            raise BadRequest(f"Port {ref} belongs to another project.")
+        if port.get("device_id") or port.get("device_owner"):
+            raise Conflict(f"Port {ref} is in use by {port.get('device_id') or 'a device'}.")
+        return port
+
+    def _default(self, ctx: RequestContext) -> list[Wanted]:
+        listed = self.api.list_networks(ctx.token, sort_key="created_at", sort_dir="asc")
+        usable = [n for n in listed if n.get("subnets") and not n.get("router:external")]
+        own = [n for n in usable if n.get("project_id") == ctx.project_id]
+        if own:  # the oldest (the service sorts by its precise creation times)
+            return [Wanted(own[0]["id"])]
+        shared = [n for n in usable if n.get("shared")]
+        if len(shared) > 1:
+            raise Conflict(
+                "The project has no network of its own and several shared networks could "
+                "take the container; name one in nets (--net network=<id>)."
+            )
+        return [Wanted(shared[0]["id"])] if shared else []
+
+    def lookup(self, ctx: RequestContext, kind: str, ref: str) -> dict[str, Any]:
+        """The ``network`` or ``port`` the caller sees by id, else by its unique name."""
+        show = self.api.show_network if kind == "network" else self.api.show_port
+        found = show(ref, ctx.token)
+        if found is not None:
+            return found
+        lister = self.api.list_networks if kind == "network" else self.api.list_ports
+        matches = lister(ctx.token, name=ref)
+        if not matches:
+            raise NotFound(f"{kind.capitalize()} {ref} could not be found.")
+        if len(matches) > 1:
+            raise Conflict(f"Multiple {kind}s are named {ref}; use the {kind} id.")
+        return matches[0]
+
+    # -- changes ----------------------------------------------------------------------------
+
+    def allocate(self, ctx: RequestContext, device_id: str, plan: Plan) -> list[dict[str, Any]]:
+        """Make (or take) the planned ports for ``device_id``: all of them, or none and a
+        4xx saying what the network service refused."""
+        held: list[dict[str, Any]] = []
+        try:
+            for wanted in plan.wanted:
+                owner = {"device_id": device_id, "device_owner": DEVICE_OWNER}
+                if wanted.port is not None:
+                    port_id = wanted.port["id"]
+                    port = self.api.update_port(port_id, owner, ctx.token, what="take")
+                else:
+                    fields = {
+                        "network_id": wanted.network_id,
+                        "security_groups": plan.group_ids,
+                        **owner,
+                    }
+                    if wanted.fixed_ips:
+                        fields["fixed_ips"] = [{"ip_address": ip} for ip in wanted.fixed_ips]
+                    port = self.api.new_port(fields, ctx.token)
+                held.append(record(port, preserve=wanted.port is not None))
+        except Exception as exc:
+            self.free(held)
+            if isinstance(exc, NetworkError):
+                raise refused(exc) from exc
+            raise
+        return held
+
+    def free(self, nets: Sequence[dict[str, Any]]) -> None:
+        """Delete the ports the API made and let go of the given ones (as the service); a
+        port the network service cannot free now is logged and left."""
+        for entry in nets:
+            try:
+                if entry.get("preserve_on_delete"):
+                    self.api.unbind_port(entry["port_id"])
+                else:
+                    self.api.delete_port(entry["port_id"])
+            except Exception as exc:
+                LOG.warning("port %s could not be freed: %s", entry["port_id"], exc)
+
+    def regroup(
+        self,
+        ctx: RequestContext,
+        nets: Sequence[dict[str, Any]],
+        change: Callable[[list[str]], list[str]],
+    ) -> None:
+        """Change the security groups of every port (as the caller); all or none."""
+        done: list[tuple[str, list[str]]] = []
+        try:
+            for entry in nets:
+                port = self.api.show_port(entry["port_id"], ctx.token)
+                if port is None:
+                    continue
+                before = list(port.get("security_groups") or [])
+                after = change(before)
+                if after != before:
+                    fields = {"security_groups": after}
+                    what = "change the security groups of"
+                    self.api.update_port(entry["port_id"], fields, ctx.token, what=what)
+                    done.append((entry["port_id"], before))
+        except NetworkError as exc:
+            for port_id, before in done:
+                with suppress(Exception):
+                    self.api.update_port(port_id, {"security_groups": before}, ctx.token)
+            raise refused(exc) from exc
+
+
+def record(port: dict[str, Any], preserve: bool) -> dict[str, Any]:
+    """What a container's ``nets`` keeps of one port."""
+    return {
+        "port_id": port["id"],
+        "network_id": port["network_id"],
+        "mac_address": port.get("mac_address"),
+        "fixed_ips": [
+            {"subnet_id": ip.get("subnet_id"), "ip_address": ip["ip_address"]}
+            for ip in port.get("fixed_ips") or []
+        ],
+        "preserve_on_delete": preserve,
+    }
+
+
+def agent_port(entry: dict[str, Any]) -> dict[str, Any]:
+    """One port as the agent plugs it (the spec's ``ports``, ``network_attach``)."""
+    return {key: entry[key] for key in ("port_id", "network_id", "mac_address", "fixed_ips")}
+
+
+def addresses(nets: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Zun's ``addresses``: each network's addresses, by network id."""
+    shown: dict[str, list[dict[str, Any]]] = {}
+    for entry in nets:
+        for ip in entry["fixed_ips"]:
+            shown.setdefault(entry["network_id"], []).append(
+                {
+                    "addr": ip["ip_address"],
+                    "version": ipaddress.ip_address(ip["ip_address"]).version,
+                    "port": entry["port_id"],
+                    "subnet_id": ip["subnet_id"],
+                    "preserve_on_delete": entry["preserve_on_delete"],
+                }
+            )
+    return shown
+
+
+def refused(exc: NetworkError) -> ApiError:
+    """What the network service refused, with its status (a quota is a 409 or 403)."""
+    if 400 <= exc.status < 500:
+        return error_for_status(exc.status, str(exc))
+    return ServiceUnavailable(str(exc))
+
+
+def _address(value: str | None, version: int) -> str | None:
+    if value is None:
+        return None
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        address = None
+    if address is None or address.version != version:
+        raise BadRequest(f"v{version}-fixed-ip {value!r} is not an IPv{version} address.")
+    return str(address)
+
+
+def _one_port_per_network(taken: Sequence[str], wanted: Sequence[str]) -> None:
+    seen = set(taken)
+    for network_id in wanted:
+        if network_id in taken:
+            raise Conflict(f"The container already has a port on network {network_id}.")
+        if network_id in seen:
+            raise BadRequest(
+                f"Network {network_id} is asked for twice: a container has one port per network."
+            )
+        seen.add(network_id)

@@ -1,0 +1,337 @@
+"""Containers on networks of the real network service (Neutron API, in-process): the API
+checks nets with the caller's token, makes the ports (device owner compute:kuryr, the
+container's uuid as device id) before the agent hears of the container, shows them as
+Zun's addresses, and frees them when the container goes: ports it made are deleted,
+ports it was given are let go. Bad nets are a 4xx that leaves no port behind."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from tests.api.container.conftest import Env
+
+BAD_PORT = "1b5ecb39-0000-4000-8000-000000000000"
+
+
+def net(env: Env, method: str, path: str, user: str = "demo", **kwargs: Any) -> Any:
+    """A request to the network API that must succeed; its body."""
+    response = env.network.request(
+        method, f"/v2.0/{path}", headers=env.users[user].headers, **kwargs
+    )
+    assert response.status_code < 300, response.text
+    return response.json() if response.content else None
+
+
+def network(env: Env, name: str, cidr: str | None, user: str = "demo", **extra: Any) -> str:
+    """A network (with a subnet of ``cidr``, unless None); its id."""
+    body = {"network": {"name": name, **extra}}
+    network_id = net(env, "POST", "networks", user, json=body)["network"]["id"]
+    if cidr:
+        subnet = {"network_id": network_id, "cidr": cidr, "ip_version": 4}
+        net(env, "POST", "subnets", user, json={"subnet": subnet})
+    return network_id
+
+
+def ports_of(env: Env, device_id: str) -> list[dict[str, Any]]:
+    return net(env, "GET", "ports", "admin", params={"device_id": device_id})["ports"]
+
+
+def group_id(env: Env, name: str, user: str = "demo") -> str:
+    groups = net(env, "GET", "security-groups", user, params={"name": name})["security_groups"]
+    assert len(groups) == 1, groups
+    return groups[0]["id"]
+
+
+def refused(env: Env, body: dict[str, Any], status: int, user: str = "demo") -> str:
+    """A create that must fail with ``status`` and a Zun error body; its message."""
+    body = {"image": "busybox", "command": ["sleep", "60"], **body}
+    response = env.call("POST", "/v1/containers?run=true", user, json=body)
+    assert response.status_code == status, (body, response.text)
+    error = response.json()["errors"][0]
+    assert error["status"] == status and error["title"] == error["detail"]
+    return error["title"]
+
+
+@pytest.fixture
+def net1(env: Env) -> str:
+    env.image()
+    return network(env, "net1", "10.0.0.0/24")
+
+
+def test_run_on_a_network_by_name(env: Env, net1: str) -> None:
+    created = env.run(nets=[{"network": "net1"}])
+    uuid = created["uuid"]
+    [address] = created["addresses"][net1]
+    assert address["addr"].startswith("10.0.0.") and address["version"] == 4
+    assert address["preserve_on_delete"] is False and address["subnet_id"]
+    default = group_id(env, "default")
+    assert created["security_groups"] == [default]
+    [port] = ports_of(env, uuid)
+    assert port["id"] == address["port"]
+    assert (port["device_owner"], port["security_groups"]) == ("compute:kuryr", [default])
+    assert port["project_id"] == env.users["demo"].project_id
+    shown = env.wait_status(uuid, "Running")
+    assert shown["addresses"] == created["addresses"]
+    listed = env.call("GET", "/v1/containers").json()["containers"]
+    assert listed[0]["addresses"] == created["addresses"]
+    spec = env.driver.containers[uuid]["spec"]  # what the agent was given to plug
+    assert spec["ports"] == [
+        {
+            "port_id": port["id"],
+            "network_id": net1,
+            "mac_address": port["mac_address"],
+            "fixed_ips": port["fixed_ips"],
+        }
+    ]
+    assert env.call("DELETE", f"/v1/containers/{uuid}?stop=True").status_code == 204
+    env.gone(uuid)
+    assert ports_of(env, uuid) == []
+
+
+def test_fixed_ip_and_security_groups(env: Env, net1: str) -> None:
+    net(env, "POST", "security-groups", json={"security_group": {"name": "web"}})
+    web = group_id(env, "web")
+    created = env.run(
+        nets=[{"network": net1, "v4-fixed-ip": "10.0.0.9"}], security_groups=["web", web]
+    )
+    assert [a["addr"] for a in created["addresses"][net1]] == ["10.0.0.9"]
+    assert created["security_groups"] == [web]
+    [port] = ports_of(env, created["uuid"])
+    assert port["security_groups"] == [web]
+    assert port["fixed_ips"][0]["ip_address"] == "10.0.0.9"
+
+
+def test_a_given_port_is_taken_and_let_go(env: Env, net1: str) -> None:
+    given = net(env, "POST", "ports", json={"port": {"network_id": net1}})["port"]
+    created = env.run(nets=[{"port": given["id"]}])
+    uuid = created["uuid"]
+    [address] = created["addresses"][net1]
+    assert address["port"] == given["id"] and address["preserve_on_delete"] is True
+    assert address["addr"] == given["fixed_ips"][0]["ip_address"]
+    taken = net(env, "GET", f"ports/{given['id']}")["port"]
+    assert (taken["device_id"], taken["device_owner"]) == (uuid, "compute:kuryr")
+    assert taken["security_groups"] == given["security_groups"]  # a given port keeps its own
+    assert "in use" in refused(env, {"nets": [{"port": given["id"]}]}, 409)
+    env.wait_status(uuid, "Running")
+    assert env.call("DELETE", f"/v1/containers/{uuid}?stop=True").status_code == 204
+    env.gone(uuid)
+    kept = net(env, "GET", f"ports/{given['id']}", "admin")["port"]
+    assert (kept["device_id"], kept["device_owner"], kept["binding:host_id"]) == ("", "", "")
+
+
+def test_bad_nets_are_4xx_and_leave_no_port(env: Env, net1: str) -> None:
+    theirs = network(env, "theirs", "10.3.0.0/24", user="other")
+    bare = network(env, "bare", None)
+    public = network(env, "public", "172.24.4.0/24", user="admin", **{"router:external": True})
+    net2 = network(env, "net2", "10.2.0.0/24")
+    taken = net(env, "POST", "ports", json={"port": {"network_id": net2}})["port"]
+    taken_ip = taken["fixed_ips"][0]["ip_address"]
+    bound = net(env, "POST", "ports", json={"port": {"network_id": net2, "device_id": "vm"}})
+    their_port = net(env, "POST", "ports", "other", json={"port": {"network_id": theirs}})
+    net(env, "POST", "security-groups", json={"security_group": {"name": "twin"}})
+    net(env, "POST", "security-groups", json={"security_group": {"name": "twin"}})
+    for body, status, says in (
+        ({"nets": [{"network": "nowhere"}]}, 404, "Network nowhere could not be found"),
+        ({"nets": [{"network": theirs}]}, 404, "could not be found"),
+        ({"nets": [{"network": bare}]}, 400, "has no subnet"),
+        ({"nets": [{"network": public}]}, 403, "external"),
+        ({"nets": [{"network": net1}, {"network": net2, "v4-fixed-ip": "10.9.9.9"}]}, 400, ""),
+        ({"nets": [{"network": net1}, {"network": net2, "v4-fixed-ip": taken_ip}]}, 409, ""),
+        ({"nets": [{"network": net1, "v4-fixed-ip": "10.0.0"}]}, 400, "not an IPv4"),
+        ({"nets": [{"network": net1, "v6-fixed-ip": "10.0.0.5"}]}, 400, "not an IPv6"),
+        ({"nets": [{"network": net1}, {"network": "net1"}]}, 400, "asked for twice"),
+        ({"nets": [{"network": net1, "port": taken["id"]}]}, 400, "either a network or a port"),
+        ({"nets": [{}]}, 400, "either a network or a port"),
+        ({"nets": [{"network": net1}, {"port": bound["port"]["id"]}]}, 409, "in use"),
+        ({"nets": [{"port": their_port["port"]["id"]}]}, 404, "could not be found"),
+        ({"nets": [{"port": BAD_PORT}]}, 404, "could not be found"),
+        ({"nets": [{"network": net1}], "security_groups": ["nope"]}, 400, "nope"),
+        ({"nets": [{"network": net1}], "security_groups": ["twin"]}, 409, "Multiple"),
+        ({"nets": [{"port": taken["id"]}], "security_groups": ["default"]}, 400, "makes none"),
+        ({"nets": [{"network": net1}], "memory": "1000G"}, 400, "No container host"),
+    ):
+        assert says in refused(env, body, status), body
+    assert env.call("GET", "/v1/containers").json()["containers"] == []
+    made = net(env, "GET", "ports", "admin", params={"device_owner": "compute:kuryr"})["ports"]
+    assert made == []
+    assert net(env, "GET", f"ports/{taken['id']}")["port"]["device_id"] == ""
+
+
+def test_a_network_quota_is_the_network_services_answer(env: Env, net1: str) -> None:
+    project = env.users["demo"].project_id
+    net(env, "PUT", f"quotas/{project}", "admin", json={"quota": {"port": 0}})
+    assert "quota" in refused(env, {"nets": [{"network": net1}]}, 409).lower()
+    assert env.call("GET", "/v1/containers").json()["containers"] == []
+
+
+def test_the_default_network(env: Env) -> None:
+    """No nets: the project's oldest network with a subnet, else the one shared network;
+    no network at all when there is none, and a 409 when several shared ones could do."""
+    env.image()
+    alone = env.run()
+    assert alone["addresses"] == {} and alone["security_groups"] == []
+    env.wait_status(alone["uuid"], "Running")
+    assert env.driver.containers[alone["uuid"]]["spec"]["ports"] == []
+    network(env, "bare", None)  # no subnet: never the default
+    first = network(env, "first", "10.0.1.0/24")
+    network(env, "second", "10.0.2.0/24")
+    assert list(env.run()["addresses"]) == [first]
+    network(env, "public", "172.24.4.0/24", user="admin", **{"router:external": True})
+    assert env.run(user="other")["addresses"] == {}
+    shared = network(env, "shared1", "10.5.0.0/24", user="admin", shared=True)
+    assert list(env.run(user="other")["addresses"]) == [shared]
+    assert list(env.run()["addresses"]) == [first]  # its own network first
+    network(env, "shared2", "10.6.0.0/24", user="admin", shared=True)
+    assert "several shared networks" in refused(env, {}, 409, user="other")
+
+
+def test_attach_detach_and_list(env: Env, net1: str) -> None:
+    casts: list[tuple[str, dict[str, Any]]] = []
+    env.agent.network_attach = lambda **kw: casts.append(("attach", kw))  # type: ignore[attr-defined]
+    env.agent.network_detach = lambda **kw: casts.append(("detach", kw))  # type: ignore[attr-defined]
+    net2 = network(env, "net2", "10.2.0.0/24")
+    uuid = env.run(nets=[{"network": net1}])["uuid"]
+    env.wait_status(uuid, "Running")
+
+    def act(what: str, status: int = 202, version: str = "1.40", **query: str) -> str:
+        response = env.call("POST", f"/v1/containers/{uuid}/{what}", params=query, version=version)
+        assert response.status_code == status, response.text
+        return response.text
+
+    act("network_attach", network="net2", fixed_ip="10.2.0.7")
+    net3 = network(env, "net3", "10.3.0.0/24")
+    given = net(env, "POST", "ports", json={"port": {"network_id": net3}})
+    act("network_attach", port=given["port"]["id"])
+    listed = env.call("GET", f"/v1/containers/{uuid}/network_list").json()["networks"]
+    by_net = {n["net_id"]: n for n in listed}
+    assert set(by_net) == {net1, net2, net3}
+    assert by_net[net2]["fixed_ips"] == [
+        {
+            "subnet_id": by_net[net2]["fixed_ips"][0]["subnet_id"],
+            "version": 4,
+            "ip_address": "10.2.0.7",
+        }
+    ]
+    legacy = env.call("GET", f"/v1/containers/{uuid}/network_list", version="1.17").json()
+    assert {"net_id": net2, "ip_address": "10.2.0.7"}.items() <= legacy["networks"][1].items()
+    shown = env.show(uuid)
+    assert set(shown["addresses"]) == {net1, net2, net3}
+    assert shown["addresses"][net3][0]["preserve_on_delete"] is True
+    attached = [kw["port"] for what, kw in casts if what == "attach"]
+    assert [p["network_id"] for p in attached] == [net2, net3]
+    assert attached[0]["fixed_ips"][0]["ip_address"] == "10.2.0.7"
+    [made] = [p for p in ports_of(env, uuid) if p["network_id"] == net2]
+    assert made["security_groups"] == [group_id(env, "default")]
+
+    assert "already has a port" in act("network_attach", 409, network=net2)
+    act("network_attach", 406, version="1.7", network=net2)
+    act("network_attach", 400, network=net2, port=given["port"]["id"])
+
+    act("network_detach", network="net2")
+    assert net(env, "GET", "ports", params={"id": made["id"]})["ports"] == []
+    assert set(env.show(uuid)["addresses"]) == {net1, net3}
+    act("network_detach", port=given["port"]["id"])
+    kept = net(env, "GET", f"ports/{given['port']['id']}")["port"]
+    assert kept["device_id"] == ""
+    assert [kw["port_id"] for what, kw in casts if what == "detach"] == [
+        made["id"],
+        given["port"]["id"],
+    ]
+    assert "has no port on network" in act("network_detach", 404, network=net2)
+    act("network_detach", 400)
+    act("pause")
+    env.wait_status(uuid, "Paused")
+    assert "Paused" in act("network_attach", 409, network=net2)
+    actions = env.call("GET", f"/v1/containers/{uuid}/container_actions").json()
+    assert {"network_attach", "network_detach"} <= {
+        a["action"] for a in actions["containerActions"]
+    }
+
+
+def test_security_groups_change_every_port(env: Env, net1: str) -> None:
+    net(env, "POST", "security-groups", json={"security_group": {"name": "web"}})
+    web, default = group_id(env, "web"), group_id(env, "default")
+    uuid = env.run(nets=[{"network": net1}])["uuid"]
+    env.wait_status(uuid, "Running")
+
+    def act(what: str, name: str, status: int = 202) -> str:
+        path = f"/v1/containers/{uuid}/{what}"
+        response = env.call("POST", path, params={"name": name})
+        assert response.status_code == status, response.text
+        return response.text
+
+    act("add_security_group", "web")
+    [port] = ports_of(env, uuid)
+    assert sorted(port["security_groups"]) == sorted([default, web])  # a set, to Neutron
+    assert env.show(uuid)["security_groups"] == [default, web]
+    assert "already" in act("add_security_group", web, 400)
+    act("remove_security_group", "default")
+    assert ports_of(env, uuid)[0]["security_groups"] == [web]
+    assert env.show(uuid)["security_groups"] == [web]
+    assert "not on container" in act("remove_security_group", "default", 400)
+    assert "could not be found" in act("add_security_group", "nope", 400)
+    bare = env.run(user="other")["uuid"]  # a project without networks: no port
+    env.wait_status(bare, "Running", user="other")
+    path = f"/v1/containers/{bare}/add_security_group"
+    response = env.call("POST", path, "other", params={"name": "default"})
+    assert response.status_code == 400 and "no port" in response.text
+
+
+def test_a_failed_create_frees_its_ports(env: Env, net1: str) -> None:
+    env.driver.down = "Docker is not running"
+    uuid = env.run(nets=[{"network": net1}])["uuid"]
+    failed = env.wait(uuid, lambda c: c["status"] == "Error")
+    assert failed["addresses"] == {} and "Docker" in failed["status_reason"]
+    assert ports_of(env, uuid) == []
+    env.driver.down = None
+    assert env.call("DELETE", f"/v1/containers/{uuid}").status_code == 204
+    env.gone(uuid)
+
+
+def test_auto_remove_frees_its_ports(env: Env, net1: str) -> None:
+    uuid = env.run(nets=[{"network": net1}], auto_remove=True)["uuid"]
+    env.wait_status(uuid, "Running")
+    assert len(ports_of(env, uuid)) == 1
+    assert env.call("POST", f"/v1/containers/{uuid}/stop").status_code == 202
+    env.wait_status(uuid, "Stopped")
+    env.agent.reconcile()  # the agent removes an exited auto_remove container
+    env.gone(uuid)
+    assert ports_of(env, uuid) == []
+
+
+def test_a_capsule_has_one_port(env: Env, net1: str) -> None:
+    template = {
+        "kind": "capsule",
+        "metadata": {"name": "pod"},
+        "nets": [{"network": "net1"}],
+        "spec": {
+            "containers": [
+                {"image": "busybox", "command": ["sleep", "60"]},
+                {"image": "busybox", "command": ["sleep", "61"]},
+            ]
+        },
+    }
+    response = env.call("POST", "/v1/capsules", json={"template": template})
+    assert response.status_code == 202, response.text
+    capsule = response.json()
+    [port] = ports_of(env, capsule["uuid"])
+    assert capsule["addresses"] == {net1: capsule["addresses"][net1]}
+    assert capsule["addresses"][net1][0]["port"] == port["id"]
+    members = [c["uuid"] for c in capsule["containers"]]
+    for uuid in members:
+        assert env.show(uuid)["addresses"] == capsule["addresses"]
+        assert [p["port_id"] for p in env.driver.containers[uuid]["spec"]["ports"]] == [port["id"]]
+    twice = {**template, "nets": [{"network": net1}, {"network": net1}]}
+    response = env.call("POST", "/v1/capsules", json={"template": twice})
+    assert response.status_code == 400 and "one port" in response.text
+    assert env.call("DELETE", f"/v1/capsules/{capsule['uuid']}").status_code == 204
+    for uuid in members:
+        env.gone(uuid)
+    deadline = time.monotonic() + 10
+    while env.call("GET", f"/v1/capsules/{capsule['uuid']}").status_code != 404:
+        assert time.monotonic() < deadline, "the capsule was never deleted"
+        time.sleep(0.01)
+    assert ports_of(env, capsule["uuid"]) == []
