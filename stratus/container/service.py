@@ -7,7 +7,6 @@ states) and casts the work.
 
 from __future__ import annotations
 
-import ipaddress
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,9 +18,10 @@ from sqlalchemy.orm import Session
 from stratus.container import actions, capsules, consoles, quotas, scheduler, states
 from stratus.container.images import ImageClient
 from stratus.container.models import Action, ActionEvent, Capsule, Container, Host
-from stratus.container.networking import Networking, Plan, addresses, agent_port
+from stratus.container.network_actions import NetworkActions
+from stratus.container.networking import Networking, Plan, addresses
 from stratus.container.rpc import AgentClient, spec
-from stratus.container.schemas import ContainerCreate, ContainerUpdate, Net
+from stratus.container.schemas import ContainerCreate, ContainerUpdate
 from stratus.runtime.api import pagination
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, Conflict, NotFound
@@ -43,7 +43,7 @@ class Settings:
     console_token_ttl: int = 600
 
 
-class ContainerService:
+class ContainerService(NetworkActions):
     def __init__(
         self,
         db: Database,
@@ -350,91 +350,6 @@ class ContainerService:
                     return action, actions.events(session, action.id)
         raise NotFound(f"Action {request_id} on container {ident} could not be found.")
 
-    # --- networks -------------------------------------------------------------------
-
-    def network_attach(
-        self, ctx: RequestContext, ident: str, network: str | None, port: str | None, ip: str | None
-    ) -> None:
-        """One more port for the container: on ``network`` (with the fixed ``ip``, and the
-        container's security groups) or the given ``port``; made here, plugged by the agent."""
-        net = _attach_request(network, port, ip)
-        with self.db.session() as session:
-            row = self._networked(session, ctx, ident, "network_attach")
-            uuid, groups = row.uuid, list(row.security_groups)
-            taken = [entry["network_id"] for entry in row.nets]
-        plan = self.networking.plan(ctx, [net], [], default=False, taken=taken)
-        if plan.group_ids and groups:
-            plan = Plan(plan.wanted, groups)
-        held = self.networking.allocate(ctx, uuid, plan)
-        try:
-            with self.db.session() as session:
-                row = self._networked(session, ctx, uuid, "network_attach")
-                row.nets = [*row.nets, *held]
-                row.addresses = addresses(row.nets)
-                row.security_groups = row.security_groups or plan.group_ids
-                actions.record(session, ctx, uuid, "network_attach")
-                container = row
-        except Exception:
-            self.networking.free(held)
-            raise
-        for entry in held:
-            self._cast(container, "network_attach", uuid=uuid, port=agent_port(entry))
-
-    def network_detach(
-        self, ctx: RequestContext, ident: str, network: str | None, port: str | None
-    ) -> None:
-        """The container's port (or its port on ``network``) is unplugged by the agent and
-        freed: deleted if the API made it, let go if it was given."""
-        if bool(network) == bool(port):
-            raise BadRequest("Name either the network or the port to detach.")
-        with self.db.session() as session:
-            row = self._networked(session, ctx, ident, "network_detach")
-            uuid, nets = row.uuid, list(row.nets)
-        gone = self._held(ctx, uuid, nets, "port" if port else "network", port or network or "")
-        with self.db.session() as session:
-            row = self._networked(session, ctx, uuid, "network_detach")
-            row.nets = [entry for entry in row.nets if entry not in gone]
-            row.addresses = addresses(row.nets)
-            actions.record(session, ctx, uuid, "network_detach")
-            container = row
-        for entry in gone:
-            self._cast(container, "network_detach", uuid=uuid, port_id=entry["port_id"])
-        self.networking.free(gone)
-
-    def network_list(self, ctx: RequestContext, ident: str) -> list[dict[str, Any]]:
-        return list(self.get(ctx, ident).nets)
-
-    def add_security_group(self, ctx: RequestContext, ident: str, ref: str) -> None:
-        self._regroup(ctx, ident, ref, add=True)
-
-    def remove_security_group(self, ctx: RequestContext, ident: str, ref: str) -> None:
-        self._regroup(ctx, ident, ref, add=False)
-
-    def _regroup(self, ctx: RequestContext, ident: str, ref: str, add: bool) -> None:
-        """Put the security group on (or take it off) every port of the container."""
-        action = "add_security_group" if add else "remove_security_group"
-        with self.db.session() as session:
-            row = self._networked(session, ctx, ident, action)
-            uuid, nets, groups = row.uuid, list(row.nets), list(row.security_groups)
-        if not nets:
-            raise BadRequest(f"Container {uuid} has no port for security groups.")
-        [group_id] = self.networking.group_ids(ctx, [ref])
-        if add == (group_id in groups):
-            raise BadRequest(
-                f"Security group {ref} is {'already' if add else 'not'} on container {uuid}."
-            )
-
-        def change(ids: list[str]) -> list[str]:
-            if add:
-                return ids if group_id in ids else [*ids, group_id]
-            return [i for i in ids if i != group_id]
-
-        self.networking.regroup(ctx, nets, change)
-        with self.db.session() as session:
-            row = session.get(Container, uuid)
-            if row is not None:
-                row.security_groups = change(list(row.security_groups))
-
     def _networked(
         self, session: Session, ctx: RequestContext, ident: str, action: str
     ) -> Container:
@@ -447,20 +362,6 @@ class ContainerService:
             )
         _require(row, action)
         return row
-
-    def _held(
-        self, ctx: RequestContext, uuid: str, nets: list[dict[str, Any]], kind: str, ref: str
-    ) -> list[dict[str, Any]]:
-        """The container's ports that are ``ref`` (a port), or on ``ref`` (a network)."""
-        key = f"{kind}_id"
-        held = [entry for entry in nets if entry[key] == ref]
-        if not held:
-            found = self.networking.lookup(ctx, kind, ref)["id"]
-            held = [entry for entry in nets if entry[key] == found]
-        if not held:
-            where = f"port {ref}" if kind == "port" else f"port on network {ref}"
-            raise NotFound(f"Container {uuid} has no {where}.")
-        return held
 
     # --- capsules --------------------------------------------------------------------
 
@@ -635,17 +536,6 @@ def _require(container: Container, action: str) -> None:
             f"Cannot {action.removesuffix('_stop')} container {container.uuid} "
             f"in {container.status} state."
         )
-
-
-def _attach_request(network: str | None, port: str | None, ip: str | None) -> Net:
-    """network_attach's query (``fixed_ip`` of either version) as a nets entry."""
-    if ip is None:
-        return Net(network=network, port=port)
-    try:
-        version = ipaddress.ip_address(ip).version
-    except ValueError as exc:
-        raise BadRequest(f"fixed_ip {ip!r} is not an IP address.") from exc
-    return Net(network=network, port=port, **{f"v{version}_fixed_ip": ip})
 
 
 def _argv(value: list[str] | str | None) -> list[str] | None:
