@@ -392,3 +392,20 @@ class Quota(Base):
     project_id: Mapped[str] = mapped_column(sa.String(NAME), primary_key=True)
     resource: Mapped[str] = mapped_column(sa.String(NAME), primary_key=True)
     hard_limit: Mapped[int]
+
+
+class ConsoleAuthToken(Base):
+    """A short-lived, single-use right to one server's serial console: where it listens
+    (``address``:``port``, as its host's agent said) and the proxy URL it was handed out
+    with, whose proxy alone may claim it (over the bus)."""
+
+    __tablename__ = "compute_console_auth_tokens"
+
+    token_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # sha256 hex
+    instance_uuid: Mapped[str] = _instance_ref(primary_key=False)
+    console_type: Mapped[str] = mapped_column(sa.String(NAME))
+    host: Mapped[str] = mapped_column(sa.String(NAME))
+    address: Mapped[str] = mapped_column(sa.String(NAME))
+    port: Mapped[int]
+    proxy_url: Mapped[str] = mapped_column(sa.String(NAME))
+    expires_at: Mapped[datetime]

@@ -1,6 +1,7 @@
 """A server's ports, made on its host: what the API checked and recorded in the server's
 ``request["networks"]`` (``{"network_id", "fixed_ip"}`` or ``{"port_id"}`` each) becomes
-bound ports; on delete, ports the server made go and ports it was given are let go."""
+bound ports; on delete, ports the server made go and ports it was given are let go. An
+interface attached later is one more such item, made or let go the same way."""
 
 from __future__ import annotations
 
@@ -18,25 +19,35 @@ class Networking:
 
     def allocate(self, instance: dict[str, Any], host: str) -> list[dict[str, Any]]:
         """Create or bind the server's ports on ``host``; all or none."""
-        requested = instance["request"].get("networks") or []
-        if not requested:
-            return []
-        security_groups = instance["request"].get("security_group_ids")
         made: list[dict[str, Any]] = []
         try:
-            for item in requested:
-                if item.get("port_id"):
-                    port = self.client.bind_port(item["port_id"], instance, host)
-                    made.append(self.client.network_info(port, preexisting=True))
-                else:
-                    port = self.client.create_port(
-                        instance, item["network_id"], host, security_groups, item.get("fixed_ip")
-                    )
-                    made.append(self.client.network_info(port, preexisting=False))
+            for item in instance["request"].get("networks") or []:
+                made.append(self.allocate_one(instance, host, item))
         except Exception:
             self.deallocate(instance, made)
             raise
         return made
+
+    def allocate_one(
+        self, instance: dict[str, Any], host: str, item: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Bind the port ``item`` names, or create one on its network; its network_info
+        entry."""
+        if item.get("port_id"):
+            port = self.client.bind_port(item["port_id"], instance, host)
+            return self.client.network_info(port, preexisting=True)
+        security_groups = instance["request"].get("security_group_ids")
+        port = self.client.create_port(
+            instance, item["network_id"], host, security_groups, item.get("fixed_ip")
+        )
+        return self.client.network_info(port, preexisting=False)
+
+    def release(self, vif: dict[str, Any]) -> None:
+        """Delete a port the server made; unbind one it was given."""
+        if vif["preexisting"]:
+            self.client.unbind_port(vif["port_id"])
+        else:
+            self.client.delete_port(vif["port_id"])
 
     def deallocate(
         self, instance: dict[str, Any], network_info: list[dict[str, Any]] | None = None
@@ -59,7 +70,4 @@ class Networking:
         else:
             ports = network_info
         for port in ports:
-            if port["preexisting"] or port["port_id"] in given:
-                self.client.unbind_port(port["port_id"])
-            else:
-                self.client.delete_port(port["port_id"])
+            self.release({**port, "preexisting": port["preexisting"] or port["port_id"] in given})

@@ -144,6 +144,39 @@ register(
 )
 
 register(
+    "serial_console",
+    Opt(
+        "port_range",
+        "10000:20000",
+        "Host ports (first:last) the servers' serial consoles listen on, one per server.",
+    ),
+    Opt(
+        "proxyclient_address",
+        "127.0.0.1",
+        "Address the servers' serial consoles listen on, which the serial proxy connects to: "
+        "loopback when a proxy runs on every compute host, this host's address when one "
+        "proxy serves many hosts.",
+    ),
+    Opt(
+        "serialproxy_host",
+        "{my_ip}",
+        "Address the serial console proxy (compute-serialproxy) listens on.",
+    ),
+    Opt("serialproxy_port", 6083, "Port of the serial console proxy.", int),
+    Opt(
+        "base_url",
+        "ws://{my_ip}:{serial_console.serialproxy_port}/",
+        "URL clients reach the serial proxy for this compute host's servers at (a console "
+        "URL is this with ?token=...); a proxy accepts only tokens handed out with its own.",
+    ),
+)
+
+register(
+    "consoleauth",
+    Opt("token_ttl", 600, "Seconds a console URL may be used in (once).", int),
+)
+
+register(
     "fake_driver",
     Opt("host_count", 1, "Hosts one fake compute agent simulates (named <host>-<n> if >1).", int),
     Opt("vcpus", 16, "CPUs of each simulated host.", int),

@@ -73,7 +73,13 @@ SERVICES: dict[str, Service] = {
         "nova",
         "compute",
         "/v2.1",
-        ("compute-api", "compute-scheduler", "compute-conductor", "compute-agent"),
+        (
+            "compute-api",
+            "compute-scheduler",
+            "compute-conductor",
+            "compute-agent",
+            "compute-serialproxy",
+        ),
     ),
     "container": Service(
         "container",
@@ -96,6 +102,7 @@ _BUILDERS: dict[str, str] = {
     "compute-scheduler": "stratus.compute.parts:build_scheduler",
     "compute-conductor": "stratus.compute.parts:build_conductor",
     "compute-agent": "stratus.compute.parts:build_agent",
+    "compute-serialproxy": "stratus.compute.serialproxy:build_part",
     "container-api": "stratus.container.api:build_part",
     "container-agent": "stratus.container.agent:build_part",
     "container-wsproxy": "stratus.container.wsproxy:build_part",

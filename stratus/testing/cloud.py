@@ -79,6 +79,8 @@ class Cloud:
         }
         if "container" in services:  # its websocket proxy listens beside the APIs
             sections["websocket_proxy"] = {"wsproxy_port": str(free_port())}
+        if "compute" in services:  # its serial console proxy listens beside the APIs
+            sections["serial_console"] = {"serialproxy_port": str(free_port())}
         if split:
             sections["DEFAULT"]["transport_url"] = AMQP_URL
         if database_url:

@@ -42,6 +42,10 @@ CONSOLE_MAX_LINES = 10_000
 POOL_PER_HOST = 4
 
 
+class InterfaceGone(Exception):
+    """The server (or its port) went while an interface was attached or detached."""
+
+
 class ComputeAgent:
     def __init__(
         self,
@@ -383,6 +387,74 @@ class ComputeAgent:
         lines = self.driver.get_console_output(instance).splitlines()
         keep = CONSOLE_MAX_LINES if length is None else min(length, CONSOLE_MAX_LINES)
         return "\n".join(lines[-keep:] if keep else []) + ("\n" if keep and lines else "")
+
+    def get_serial_console(self, instance: Instance) -> dict[str, Any]:
+        """Where the server's serial port listens (``host``, ``port``), and the URL of the
+        serial proxy that reaches it (``base_url``)."""
+        console = self.driver.get_serial_console(instance)
+        return {**console, "base_url": self.conf.serial_console.base_url}
+
+    # -- interfaces ---------------------------------------------------------------------
+
+    def attach_interface(
+        self, instance: Instance, item: dict[str, Any], request_id: str | None = None
+    ) -> dict[str, Any]:
+        """Make or bind the port ``item`` asks for (``{"network_id", "fixed_ip"}`` or
+        ``{"port_id"}``, and a ``tag``) and plug it into the server: its network_info
+        entry. On failure nothing is left: a port made is deleted, a given one let go."""
+        with self._lock(instance):
+            start = utcnow().isoformat()
+            vif: dict[str, Any] | None = None
+            try:
+                vif = self.networking.allocate_one(instance, instance["host"], item)
+                if item.get("tag"):
+                    vif["tag"] = item["tag"]
+                self.driver.attach_interface(instance, vif)
+            except Exception as exc:
+                LOG.warning("attaching an interface to %s failed: %s", instance["uuid"], exc)
+                if vif is not None:
+                    self.networking.release(vif)
+                self._finish(instance, {}, "compute_attach_interface", request_id, start, error=exc)
+                raise
+            kept = self._conductor(
+                "interface_attached",
+                instance_uuid=instance["uuid"],
+                vif=vif,
+                agent_host=instance["host"],
+                request_id=request_id,
+                start_time=start,
+            )
+            if kept is None:  # deleted meanwhile: the delete knows nothing of this port
+                self.driver.detach_interface(instance, vif)
+                self.networking.release(vif)
+                raise InterfaceGone(f"Server {instance['uuid']} is being deleted.")
+            return vif
+
+    def detach_interface(
+        self, instance: Instance, port_id: str, request_id: str | None = None
+    ) -> None:
+        """Unplug the port from the server, then delete it if the server made it or let it
+        go if it was given."""
+        with self._lock(instance):
+            start = utcnow().isoformat()
+            vifs = [v for v in instance["network_info"] or [] if v["port_id"] == port_id]
+            if not vifs:
+                raise InterfaceGone(f"Server {instance['uuid']} has no port {port_id}.")
+            try:
+                self.driver.detach_interface(instance, vifs[0])
+                self.networking.release(vifs[0])
+            except Exception as exc:
+                LOG.warning("detaching port %s from %s failed: %s", port_id, instance["uuid"], exc)
+                self._finish(instance, {}, "compute_detach_interface", request_id, start, error=exc)
+                raise
+            self._conductor(
+                "interface_detached",
+                instance_uuid=instance["uuid"],
+                port_id=port_id,
+                agent_host=instance["host"],
+                request_id=request_id,
+                start_time=start,
+            )
 
     # -- resize -------------------------------------------------------------------------
 

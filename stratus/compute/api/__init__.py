@@ -8,9 +8,11 @@ from stratus.compute import options  # noqa: F401 - declares the [compute] optio
 from stratus.compute.api import (
     aggregates,
     availability_zones,
+    consoles,
     flavors,
     hypervisors,
     instance_actions,
+    interfaces,
     keypairs,
     quota_sets,
     server_actions,
@@ -47,6 +49,8 @@ ROUTERS = (
     server_actions.router,
     server_metadata.router,
     instance_actions.router,
+    interfaces.router,
+    consoles.router,
 )
 
 

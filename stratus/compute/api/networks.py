@@ -52,6 +52,16 @@ def resolve(
         raise BadRequest("This cloud has no network service; use networks 'none'.") from exc
 
 
+def resolve_one(client: NetworkClient, ctx: RequestContext, item: dict[str, Any]) -> dict[str, Any]:
+    """One port or network to plug into an existing server (an interface attach), checked
+    as each entry of a create is: ``{"uuid", "port", "fixed_ip"}``, or none of them for
+    the one network the project can use."""
+    try:
+        return _item(client, ctx, item, 1) if item else _automatic(client, ctx, every=False)[0]
+    except ServiceNotInCatalog as exc:
+        raise BadRequest("This cloud has no network service.") from exc
+
+
 def _usable(client: NetworkClient, ctx: RequestContext) -> list[dict[str, Any]]:
     own = client.list_networks(ctx.token, project_id=ctx.project_id)
     shared = client.list_networks(ctx.token, shared="true")

@@ -14,7 +14,8 @@ from stratus.compute.api.common import Backend, backend, request_id
 from stratus.compute.conductor.manager import AGENT_TOPIC
 from stratus.compute.models import Instance
 from stratus.runtime.api.context import RequestContext
-from stratus.runtime.api.errors import Conflict, NotFound
+from stratus.runtime.api.errors import Conflict, NotFound, ServiceUnavailable
+from stratus.runtime.bus import BusError, RemoteError
 
 
 def find_server(
@@ -63,12 +64,7 @@ def begin(
     check_unlocked(api, ctx, instance)
     rule = states.TRANSITIONS[transition or action]
     if not rule.allows(instance.vm_state, instance.task_state):
-        state = (
-            f"task_state {instance.task_state}"
-            if instance.task_state
-            else f"vm_state {instance.vm_state}"
-        )
-        raise Conflict(f"Cannot '{action}' instance {instance.uuid} while it is in {state}")
+        raise state_conflict(instance, action)
     instance.task_state = rule.task
     records.start_action(
         session, instance.uuid, record or action, request_id(request), ctx.user_id, ctx.project_id
@@ -86,13 +82,39 @@ def check_transition(
     check_unlocked(backend(request), ctx, instance)
     rule = states.TRANSITIONS[transition or action]
     if not rule.allows(instance.vm_state, instance.task_state):
-        state = (
-            f"task_state {instance.task_state}"
-            if instance.task_state
-            else f"vm_state {instance.vm_state}"
-        )
-        raise Conflict(f"Cannot '{action}' instance {instance.uuid} while it is in {state}")
+        raise state_conflict(instance, action)
     return rule
+
+
+def state_conflict(instance: Instance, action: str) -> Conflict:
+    """The 409 of an action the server's state does not allow, as Nova words it."""
+    state = (
+        f"task_state {instance.task_state}"
+        if instance.task_state
+        else f"vm_state {instance.vm_state}"
+    )
+    return Conflict(f"Cannot '{action}' instance {instance.uuid} while it is in {state}")
+
+
+def call_agent(
+    request: Request,
+    server: dict[str, Any],
+    method: str,
+    *,
+    failed: str,
+    timeout: float,
+    **kwargs: Any,
+) -> Any:
+    """Ask the agent of the server's host and wait for its answer: what it could not do is
+    a 409 (``failed``, then why), a host that does not answer a 503."""
+    try:
+        return backend(request).bus.call(
+            AGENT_TOPIC, method, host=server["host"], timeout=timeout, instance=server, **kwargs
+        )
+    except RemoteError as exc:
+        raise Conflict(f"{failed}: {exc.message}") from exc
+    except BusError as exc:
+        raise ServiceUnavailable(f"The compute host {server['host']} does not answer.") from exc
 
 
 def cast_agent(request: Request, server: dict[str, Any], method: str, **kwargs: Any) -> None:

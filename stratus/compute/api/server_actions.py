@@ -26,6 +26,7 @@ from stratus.compute.api.common import (
 from stratus.compute.api.server_access import (
     authorize,
     begin,
+    call_agent,
     cast_agent,
     check_transition,
     find_server,
@@ -46,9 +47,8 @@ from stratus.compute.flavors import snapshot
 from stratus.compute.models import Instance, InstanceMetadata, KeyPair, Migration
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
-from stratus.runtime.api.errors import BadRequest, Conflict, Forbidden, ServiceUnavailable
+from stratus.runtime.api.errors import BadRequest, Conflict, Forbidden
 from stratus.runtime.api.validation import describe_validation_errors, read_json
-from stratus.runtime.bus import BusError, RemoteError
 
 router = APIRouter()
 
@@ -457,21 +457,14 @@ def console_output(
         if not instance.host or instance.vm_state == states.BUILDING:
             raise Conflict(f"Instance {instance.uuid} has not been scheduled to a host yet.")
         server = records.wire(instance)
-    try:
-        output = backend(request).bus.call(
-            AGENT_TOPIC,
-            "get_console_output",
-            host=server["host"],
-            timeout=CONSOLE_TIMEOUT,
-            instance=server,
-            length=length,
-        )
-    except RemoteError as exc:
-        raise Conflict(
-            f"The console of instance {server_id} is not available: {exc.message}"
-        ) from exc
-    except BusError as exc:
-        raise ServiceUnavailable(f"The compute host {server['host']} does not answer.") from exc
+    output = call_agent(
+        request,
+        server,
+        "get_console_output",
+        failed=f"The console of instance {server_id} is not available",
+        timeout=CONSOLE_TIMEOUT,
+        length=length,
+    )
     return JSONResponse({"output": output})
 
 

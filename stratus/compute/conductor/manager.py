@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from stratus.compute import (
+    consoles,
     options,  # noqa: F401 - declares the options read here
     records,
     services,
@@ -374,6 +375,63 @@ class Conductor:
                 for node in entry["nodes"]:
                     _save_node(session, entry["host"], node)
 
+    # -- interfaces and consoles --------------------------------------------------------
+
+    def interface_attached(
+        self,
+        instance_uuid: str,
+        vif: dict[str, Any],
+        agent_host: str,
+        request_id: str | None = None,
+        start_time: str | None = None,
+    ) -> dict[str, Any] | None:
+        """A port the agent plugged into the server joins its ``network_info``. None if
+        the server is gone or being deleted (the agent then undoes the attach: the delete
+        works from the ports the server had when it was asked for)."""
+        with self.db.session() as session:
+            instance = session.get(Instance, instance_uuid)
+            if instance is None or instance.deleted or instance.task_state == states.DELETING:
+                return None
+            others = [v for v in instance.network_info if v["port_id"] != vif["port_id"]]
+            instance.network_info = [*others, vif]
+            records.record_event(
+                session,
+                instance_uuid,
+                request_id,
+                "compute_attach_interface",
+                start_time=_time(start_time),
+                host=agent_host,
+            )
+            return vif
+
+    def interface_detached(
+        self,
+        instance_uuid: str,
+        port_id: str,
+        agent_host: str,
+        request_id: str | None = None,
+        start_time: str | None = None,
+    ) -> None:
+        with self.db.session() as session:
+            instance = session.get(Instance, instance_uuid)
+            if instance is None or instance.deleted:
+                return
+            instance.network_info = [v for v in instance.network_info if v["port_id"] != port_id]
+            records.record_event(
+                session,
+                instance_uuid,
+                request_id,
+                "compute_detach_interface",
+                start_time=_time(start_time),
+                host=agent_host,
+            )
+
+    def claim_console(self, token: str, proxy_url: str) -> dict[str, Any] | None:
+        """Where the console ``token`` opens listens, if the serial proxy at ``proxy_url``
+        may open it (once)."""
+        with self.db.session() as session:
+            return consoles.claim(session, token, proxy_url)
+
     # -- resizes ------------------------------------------------------------------------
 
     def resize_instance(
@@ -630,6 +688,7 @@ def mark_deleted(session: Session, instance: Instance) -> None:
     instance.deleted = True
     instance.deleted_at = instance.terminated_at = now
     claims.release_in(session, instance.uuid)
+    consoles.forget(session, instance.uuid)
     for migration in session.scalars(
         sa.select(Migration).where(Migration.instance_uuid == instance.uuid)
     ):

@@ -22,6 +22,10 @@ class VirtError(Exception):
     """The hypervisor could not do what was asked (the message says what and why)."""
 
 
+class ConsoleUnavailable(VirtError):
+    """The server has no console of the kind asked for, or it is not running."""
+
+
 class VirtDriver(ABC):
     @abstractmethod
     def hosts(self) -> list[str]:
@@ -97,3 +101,17 @@ class VirtDriver(ABC):
 
     @abstractmethod
     def get_console_output(self, instance: Instance) -> str: ...
+
+    @abstractmethod
+    def get_serial_console(self, instance: Instance) -> dict[str, Any]:
+        """Where the running server's serial port listens: ``{"host", "port"}`` (TCP);
+        ConsoleUnavailable if it has none."""
+
+    @abstractmethod
+    def attach_interface(self, instance: Instance, vif: dict[str, Any]) -> None:
+        """Plug the port ``vif`` (a ``network_info`` entry) into the server: a running
+        guest gets the NIC at once, and the server keeps it when it starts again."""
+
+    @abstractmethod
+    def detach_interface(self, instance: Instance, vif: dict[str, Any]) -> None:
+        """Take the port's NIC out of the server and unplug it (nothing if it has none)."""

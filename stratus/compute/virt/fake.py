@@ -2,22 +2,65 @@
 
 Hosts are ``[DEFAULT] host`` when ``[fake_driver] host_count`` is 1, else ``<host>-0``
 ... ``<host>-<count-1>``. Servers are entries in memory; nothing touches the machine.
-Tests can make builds fail on chosen hosts with ``fail_spawn_on``.
+Tests can make builds (``fail_spawn_on``) and interface attaches (``fail_attach_on``)
+fail on chosen hosts. A server's serial console, once asked for, is a TCP listener on
+loopback that greets with the console's last line and echoes what it is sent; its NICs
+are port ids in a list.
 """
 
 from __future__ import annotations
 
+import socket
 import tempfile
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from stratus.compute import states
-from stratus.compute.virt.driver import Instance, NetworkInfo, VirtDriver, VirtError
+from stratus.compute.virt.driver import (
+    ConsoleUnavailable,
+    Instance,
+    NetworkInfo,
+    VirtDriver,
+    VirtError,
+)
 from stratus.runtime.config import Config
+
+
+class FakeSerial:
+    """A simulated serial port: greets each connection with ``banner``, then echoes."""
+
+    def __init__(self, banner: str) -> None:
+        self.banner = banner
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        threading.Thread(target=self._serve, name="fake-serial", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:  # closed
+                return
+            threading.Thread(target=self._talk, args=(conn,), daemon=True).start()
+
+    def _talk(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.sendall(self.banner.encode() + b"\r\n")
+                while data := conn.recv(4096):
+                    conn.sendall(data)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        with suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
+        self._listener.close()
 
 
 @dataclass
@@ -25,6 +68,12 @@ class FakeDomain:
     power_state: int
     flavor: dict[str, Any]
     console: list[str] = field(default_factory=list)
+    interfaces: list[str] = field(default_factory=list)  # port ids
+    serial: FakeSerial | None = None
+
+    def close(self) -> None:
+        if self.serial is not None:
+            self.serial.close()
 
 
 class FakeDriver(VirtDriver):
@@ -40,6 +89,7 @@ class FakeDriver(VirtDriver):
         }
         self.boot_delay = section.boot_delay
         self.fail_spawn_on: set[str] = set()
+        self.fail_attach_on: set[str] = set()
         self._lock = threading.Lock()
         self._domains: dict[str, dict[str, FakeDomain]] = {host: {} for host in self._hosts}
 
@@ -74,14 +124,21 @@ class FakeDriver(VirtDriver):
         if host in self.fail_spawn_on:
             raise VirtError(f"simulated failure to build on {host}")
         console = [f"{instance['hostname']} login: (fake console of {instance['name']})"]
+        ports = [vif["port_id"] for vif in network_info]
+        self._put(instance, FakeDomain(states.RUNNING, instance["flavor"], console, ports))
+
+    def _put(self, instance: Instance, domain: FakeDomain) -> None:
         with self._lock:
-            self._domains[host][instance["uuid"]] = FakeDomain(
-                states.RUNNING, instance["flavor"], console
-            )
+            old = self._domains[instance["host"]].get(instance["uuid"])
+            self._domains[instance["host"]][instance["uuid"]] = domain
+        if old is not None:
+            old.close()
 
     def destroy(self, instance: Instance) -> None:
         with self._lock:
-            self._domains.get(instance["host"], {}).pop(instance["uuid"], None)
+            domain = self._domains.get(instance["host"], {}).pop(instance["uuid"], None)
+        if domain is not None:
+            domain.close()
 
     def _set(self, instance: Instance, allowed: tuple[int, ...], power_state: int) -> None:
         domain = self._domain(instance)
@@ -132,15 +189,12 @@ class FakeDriver(VirtDriver):
         self, instance: Instance, network_info: NetworkInfo, power_on: bool
     ) -> None:
         power = states.RUNNING if power_on else states.SHUTDOWN
-        with self._lock:
-            self._domains[instance["host"]][instance["uuid"]] = FakeDomain(
-                power, instance["flavor"]
-            )
+        ports = [vif["port_id"] for vif in network_info]
+        self._put(instance, FakeDomain(power, instance["flavor"], interfaces=ports))
 
     def confirm_migration(self, instance: Instance, source_host: str) -> None:
         if source_host != instance["host"]:
-            with self._lock:
-                self._domains.get(source_host, {}).pop(instance["uuid"], None)
+            self.destroy({**instance, "host": source_host})
 
     def finish_revert_migration(
         self, instance: Instance, network_info: NetworkInfo, power_on: bool
@@ -156,3 +210,24 @@ class FakeDriver(VirtDriver):
 
     def get_console_output(self, instance: Instance) -> str:
         return "\n".join(self._domain(instance).console) + "\n"
+
+    def get_serial_console(self, instance: Instance) -> dict[str, Any]:
+        domain = self._domain(instance)
+        if domain.power_state != states.RUNNING:
+            raise ConsoleUnavailable(f"domain {instance['name']} is not running")
+        with self._lock:
+            if domain.serial is None:
+                domain.serial = FakeSerial(domain.console[-1] if domain.console else "")
+            return {"host": "127.0.0.1", "port": domain.serial.port}
+
+    def attach_interface(self, instance: Instance, vif: dict[str, Any]) -> None:
+        domain = self._domain(instance)
+        if instance["host"] in self.fail_attach_on:
+            raise VirtError(f"simulated failure to attach an interface on {instance['host']}")
+        if vif["port_id"] not in domain.interfaces:
+            domain.interfaces.append(vif["port_id"])
+
+    def detach_interface(self, instance: Instance, vif: dict[str, Any]) -> None:
+        domain = self._domains.get(instance["host"], {}).get(instance["uuid"])
+        if domain is not None and vif["port_id"] in domain.interfaces:
+            domain.interfaces.remove(vif["port_id"])

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import socket
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 pytest.importorskip("libvirt")
 
-from stratus.compute.virt.libvirt.config import OWNER_NS, Boot, domain_xml  # noqa: E402
+from stratus.compute.virt.driver import VirtError  # noqa: E402
+from stratus.compute.virt.libvirt.config import (  # noqa: E402
+    OWNER_NS,
+    Boot,
+    Listener,
+    domain_xml,
+    has_interface,
+    interface_xml,
+    serial_listener,
+)
 from stratus.compute.virt.libvirt.host import kvm_works  # noqa: E402
+from stratus.compute.virt.libvirt.serial import SerialPorts  # noqa: E402
+from stratus.runtime.config import ConfigError  # noqa: E402
 
 INSTANCE = {
     "uuid": "6a0c2d3e-0000-4000-8000-000000000001",
@@ -66,3 +79,56 @@ def test_kvm_needs_virtualization_extensions(tmp_path: Path) -> None:
     assert not kvm_works(device="/dev/null", cpuinfo=str(cpuinfo))
     cpuinfo.write_text("processor : 0\nflags : fpu sse2 vmx\n")
     assert not kvm_works(device=str(tmp_path / "missing"), cpuinfo=str(cpuinfo))
+
+
+def test_a_serial_port_that_listens_and_is_logged(tmp_path: Path) -> None:
+    boot = Boot(tmp_path / "disk", tmp_path / "console.log", serial=Listener("127.0.0.1", 10007))
+    xml = domain_xml(INSTANCE, boot, [], "qemu")
+    serial = parse(xml).find("devices/serial")
+    assert serial.get("type") == "tcp"
+    source = serial.find("source").attrib
+    assert source == {"mode": "bind", "host": "127.0.0.1", "service": "10007", "tls": "no"}
+    assert serial.find("protocol").get("type") == "raw"
+    assert serial.find("log").get("file") == str(tmp_path / "console.log")
+    assert serial_listener(xml) == Listener("127.0.0.1", 10007)
+    to_file = domain_xml(INSTANCE, Boot(tmp_path / "d", tmp_path / "c"), [], "qemu")
+    assert serial_listener(to_file) is None
+
+
+def test_one_nic_for_hot_plugging(tmp_path: Path) -> None:
+    nic = parse(interface_xml(VIF, "virtio"))
+    assert nic.tag == "interface" and nic.get("type") == "ethernet"
+    assert nic.find("target").get("dev") == "tapp1" and nic.find("mtu").get("size") == "1450"
+    domain = domain_xml(INSTANCE, Boot(tmp_path / "d", tmp_path / "c"), [VIF], "qemu")
+    assert has_interface(domain, VIF["mac_address"].upper())
+    assert not has_interface(domain, "fa:16:3e:00:00:02")
+
+
+def _host(domains: dict[str, str]) -> SimpleNamespace:
+    """A libvirt host stand-in holding domains (by uuid) with these XMLs."""
+    made = {u: SimpleNamespace(XMLDesc=lambda flags=0, x=xml: x) for u, xml in domains.items()}
+    return SimpleNamespace(
+        domain=made.get, conn=SimpleNamespace(listAllDomains=lambda: list(made.values()))
+    )
+
+
+def test_serial_ports_are_free_kept_and_run_out(tmp_path: Path) -> None:
+    def defined(port: int) -> str:
+        boot = Boot(tmp_path / "d", tmp_path / "c", serial=Listener("127.0.0.1", port))
+        return domain_xml(INSTANCE, boot, [], "qemu")
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        first = busy.getsockname()[1]
+        host = _host({"kept": defined(first + 1)})
+        ports = SerialPorts(host, "127.0.0.1", f"{first}:{first + 2}")  # type: ignore[arg-type]
+        for _ in range(5):  # whatever point of the range it starts from
+            with ports.reserve("new") as listener:
+                assert listener == Listener("127.0.0.1", first + 2)
+        with ports.reserve("kept") as listener:
+            assert listener.port == first + 1
+        full = SerialPorts(host, "127.0.0.1", f"{first}:{first + 1}")  # type: ignore[arg-type]
+        with pytest.raises(VirtError, match="port_range"), full.reserve("new"):
+            pass
+    for bad in ("10000", "a:b", "20000:10000", "0:10"):
+        with pytest.raises(ConfigError):
+            SerialPorts(host, "127.0.0.1", bad)  # type: ignore[arg-type]

@@ -3,7 +3,8 @@
 Image properties read (with Nova's names): ``hw_disk_bus`` (virtio), ``hw_vif_model``
 (virtio), ``hw_machine_type`` (pc), ``os_command_line`` (for direct kernel boot);
 ``kernel_id``/``ramdisk_id`` boot the kernel and initrd directly instead of the disk.
-The serial console goes to a file (what ``os-getConsoleOutput`` shows); the NICs are the
+The serial port listens on a host TCP port (what the serial console proxy connects to)
+and is logged to a file as well (what ``os-getConsoleOutput`` shows); the NICs are the
 taps the network service's plugging made (``type='ethernet'``, not managed by libvirt).
 """
 
@@ -21,13 +22,23 @@ DISK_TARGETS = {"virtio": "vda", "scsi": "sda", "sata": "sda", "ide": "hda"}
 
 
 @dataclass(frozen=True)
+class Listener:
+    """A host address and TCP port."""
+
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
 class Boot:
-    """Files the domain boots from: its disk and, for direct kernel boot, kernel/initrd."""
+    """Files the domain boots from: its disk and, for direct kernel boot, kernel/initrd;
+    where its serial port is logged and (when ``serial`` is given) listens."""
 
     disk: Path
     console_log: Path
     kernel: Path | None = None
     ramdisk: Path | None = None
+    serial: Listener | None = None
 
 
 OWNER_NS = "https://stratus.dev/xmlns/libvirt/owner/1.0"
@@ -81,17 +92,58 @@ def domain_xml(
     _sub(disk, "driver", name="qemu", type="qcow2", cache="none")
     _sub(disk, "source", file=str(boot.disk))
     _sub(disk, "target", dev=DISK_TARGETS.get(bus, "vda"), bus=bus)
-    model = str(props.get("hw_vif_model") or "virtio")
     for vif in network_info:
-        interface = _sub(devices, "interface", type="ethernet")
-        _sub(interface, "mac", address=vif["mac_address"])
-        _sub(interface, "target", dev=vif["devname"], managed="no")
-        _sub(interface, "model", type=model)
-        if vif.get("mtu"):
-            _sub(interface, "mtu", size=str(vif["mtu"]))
-    serial = _sub(devices, "serial", type="file")
-    _sub(serial, "source", path=str(boot.console_log))
-    _sub(serial, "target", port="0")
+        devices.append(_interface(vif, vif_model(instance)))
+    _serial(devices, boot)
     _sub(devices, "memballoon", model="none")
     ET.indent(domain)
     return ET.tostring(domain, encoding="unicode")
+
+
+def vif_model(instance: dict[str, Any]) -> str:
+    return str((instance.get("image_properties") or {}).get("hw_vif_model") or "virtio")
+
+
+def _interface(vif: dict[str, Any], model: str) -> ET.Element:
+    interface = ET.Element("interface", type="ethernet")
+    _sub(interface, "mac", address=vif["mac_address"])
+    _sub(interface, "target", dev=vif["devname"], managed="no")
+    _sub(interface, "model", type=model)
+    if vif.get("mtu"):
+        _sub(interface, "mtu", size=str(vif["mtu"]))
+    return interface
+
+
+def interface_xml(vif: dict[str, Any], model: str) -> str:
+    """One NIC, as hot plugging attaches and detaches it."""
+    return ET.tostring(_interface(vif, model), encoding="unicode")
+
+
+def _serial(devices: ET.Element, boot: Boot) -> None:
+    if boot.serial is None:
+        serial = _sub(devices, "serial", type="file")
+        _sub(serial, "source", path=str(boot.console_log))
+    else:
+        serial = _sub(devices, "serial", type="tcp")
+        listen = boot.serial
+        _sub(serial, "source", mode="bind", host=listen.host, service=str(listen.port), tls="no")
+        _sub(serial, "protocol", type="raw")
+        _sub(serial, "log", file=str(boot.console_log))
+    _sub(serial, "target", port="0")
+
+
+def serial_listener(xml: str) -> Listener | None:
+    """Where the serial port of a domain (its XML) listens, if it does."""
+    for source in ET.fromstring(xml).iterfind("devices/serial[@type='tcp']/source[@mode='bind']"):
+        service = source.get("service", "")
+        if service.isdigit():
+            return Listener(source.get("host") or "0.0.0.0", int(service))
+    return None
+
+
+def has_interface(xml: str, mac_address: str) -> bool:
+    """Whether a domain (its XML) has a NIC with this MAC address."""
+    return any(
+        (mac.get("address") or "").lower() == mac_address.lower()
+        for mac in ET.fromstring(xml).iterfind("devices/interface/mac")
+    )

@@ -1,7 +1,8 @@
 """The libvirt driver: one QEMU domain per server (KVM where it works, TCG elsewhere),
 booting a qcow2 overlay on the host's cached image, or the image's kernel and ramdisk
 directly; its NICs are taps plugged into their networks by the network service's
-plugging; its serial console is a file.
+plugging, and are hot plugged into a running guest as well; its serial port listens on a
+host TCP port (for the serial console proxy) and is logged to a file.
 
 Domains are persistent and named ``instance-<uuid>``, so that an agent that restarts
 finds them. Resizes stay on one host (a disk is not copied between hosts).
@@ -9,6 +10,7 @@ finds them. Resizes stay on one host (a disk is not copied between hosts).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import tempfile
 import time
@@ -20,10 +22,24 @@ import libvirt
 
 from stratus.compute import states
 from stratus.compute.clients.images import ImageClient
-from stratus.compute.virt.driver import Instance, NetworkInfo, VirtDriver, VirtError
-from stratus.compute.virt.libvirt.config import Boot, domain_xml
+from stratus.compute.virt.driver import (
+    ConsoleUnavailable,
+    Instance,
+    NetworkInfo,
+    VirtDriver,
+    VirtError,
+)
+from stratus.compute.virt.libvirt import hotplug
+from stratus.compute.virt.libvirt.config import (
+    Boot,
+    domain_xml,
+    interface_xml,
+    serial_listener,
+    vif_model,
+)
 from stratus.compute.virt.libvirt.disks import CONSOLE, DISK, Disks, qemu_img
 from stratus.compute.virt.libvirt.host import Host, power_state
+from stratus.compute.virt.libvirt.serial import SerialPorts
 from stratus.network.plugging import Plugging, Tap
 from stratus.runtime.config import Config
 
@@ -46,6 +62,8 @@ class LibvirtDriver(VirtDriver):
         self.disks = Disks(Path(conf.compute.instances_path), images)
         self.plugging = plugging
         self.shutdown_timeout: int = conf.compute.shutdown_timeout
+        serial = conf.serial_console
+        self.serial_ports = SerialPorts(self.host, serial.proxyclient_address, serial.port_range)
         LOG.info("libvirt driver on %s with virt_type %s", self.host.uri, self.host.virt_type)
 
     # -- the host -----------------------------------------------------------------------
@@ -88,11 +106,14 @@ class LibvirtDriver(VirtDriver):
     def _define(
         self, instance: Instance, disk: Path, network_info: NetworkInfo
     ) -> libvirt.virDomain:
-        xml = domain_xml(instance, self._boot(instance, disk), network_info, self.host.virt_type)
-        try:
-            return self.host.conn.defineXML(xml)
-        except libvirt.libvirtError as exc:
-            raise VirtError(f"libvirt refused the domain of {instance['uuid']}: {exc}") from exc
+        boot = self._boot(instance, disk)
+        with self.serial_ports.reserve(instance["uuid"]) as serial:
+            boot = dataclasses.replace(boot, serial=serial)
+            xml = domain_xml(instance, boot, network_info, self.host.virt_type)
+            try:
+                return self.host.conn.defineXML(xml)
+            except libvirt.libvirtError as exc:
+                raise VirtError(f"libvirt refused the domain of {instance['uuid']}: {exc}") from exc
 
     def _plug(self, instance: Instance, network_info: NetworkInfo) -> None:
         owner = "compute:" + (instance.get("availability_zone") or "nova")
@@ -229,3 +250,40 @@ class LibvirtDriver(VirtDriver):
                 return handle.read().decode(errors="replace")
         except FileNotFoundError:
             return ""
+
+    def get_serial_console(self, instance: Instance) -> dict[str, Any]:
+        domain = self._domain(instance)
+        if not domain.isActive():
+            raise ConsoleUnavailable(f"server {instance['uuid']} is not running")
+        listener = serial_listener(domain.XMLDesc(0))
+        if listener is None:  # a domain defined before serial consoles listened
+            raise ConsoleUnavailable(
+                f"the serial port of server {instance['uuid']} does not listen; "
+                "a hard reboot gives it a listening one"
+            )
+        return {"host": listener.host, "port": listener.port}
+
+    # -- interfaces ---------------------------------------------------------------------
+
+    def attach_interface(self, instance: Instance, vif: dict[str, Any]) -> None:
+        domain = self._domain(instance)
+        self._plug(instance, [vif])
+        try:
+            hotplug.attach(domain, interface_xml(vif, vif_model(instance)))
+        except libvirt.libvirtError as exc:
+            self._unplug([vif])
+            raise VirtError(
+                f"cannot attach port {vif['port_id']} to server {instance['uuid']}: {exc}"
+            ) from exc
+
+    def detach_interface(self, instance: Instance, vif: dict[str, Any]) -> None:
+        domain = self.host.domain(instance["uuid"])
+        if domain is not None:
+            xml = interface_xml(vif, vif_model(instance))
+            try:
+                hotplug.detach(domain, xml, vif["mac_address"])
+            except libvirt.libvirtError as exc:
+                raise VirtError(
+                    f"cannot detach port {vif['port_id']} from server {instance['uuid']}: {exc}"
+                ) from exc
+        self._unplug([vif])
