@@ -99,7 +99,7 @@ class Networking:
             if groups and not making:
                 raise BadRequest(
                     "Security groups go on the ports the container service makes, and this "
-                    "request makes none (a given port keeps its own groups)."
+                    "request makes none (no network, or only given ports, which keep theirs)."
                 )
             group_ids = self.group_ids(ctx, list(groups) or [DEFAULT_GROUP]) if making else []
             return Plan(wanted, group_ids)

@@ -106,8 +106,9 @@ class Conductor:
         addresses: dict[str, Any] | None = None,
     ) -> None:
         """A container's state as its agent sees it; a deleting container stays so. A
-        create that failed frees the container's ports at once (the agent never makes it
-        again); a capsule's port stays until the capsule goes."""
+        create that failed (Creating to Error) frees the container's ports at once: the
+        agent reports that only when its engine holds nothing of the container, and never
+        makes it again. A capsule's port stays until the capsule goes."""
         if status == states.ERROR:
             self._free_failed_create(uuid)
         with self.db.session() as session:
