@@ -100,8 +100,11 @@ def _item(
     network_id = item.get("uuid")
     if not network_id:
         raise BadRequest("Each entry of networks needs a uuid or a port.")
-    if client.show_network(network_id, ctx.token) is None:
+    network = client.show_network(network_id, ctx.token)
+    if network is None:
         raise BadRequest(f"Network {network_id} could not be found.")
+    if not network.get("subnets"):
+        raise BadRequest(f"Network {network_id} requires a subnet in order to boot instances on.")
     entry: dict[str, Any] = {"network_id": network_id}
     if item.get("fixed_ip"):
         try:

@@ -98,7 +98,9 @@ def test_security_groups(netenv: Env, private: str) -> None:
 
 def test_bad_network_requests(netenv: Env, private: str) -> None:
     theirs = network(netenv, "theirs", "10.3.0.0/24", user="other")
+    bare = net(netenv, "POST", "networks", json={"network": {"name": "bare"}})["network"]["id"]
     for networks, status in (
+        ([{"uuid": bare}], 400),
         ([{"uuid": "1b5ecb39-0000-4000-8000-000000000000"}], 400),
         ([{"uuid": theirs}], 400),
         ([{"port": "1b5ecb39-0000-4000-8000-000000000000"}], 400),
