@@ -66,6 +66,9 @@ def run(runtime: Runtime, names: Sequence[str]) -> None:
         runtime.close()
 
 
+KEEP_ALIVE_SECONDS = 75
+
+
 async def _serve(apis: Sequence[ApiPart], bind: str) -> None:
     servers = [
         _Server(
@@ -77,6 +80,10 @@ async def _serve(apis: Sequence[ApiPart], bind: str) -> None:
                 access_log=False,
                 lifespan="off",
                 timeout_graceful_shutdown=5,
+                # Longer than clients' polling intervals (the openstack client's --wait
+                # polls every 5 s): a server closing an idle connection just as a client
+                # reuses it makes the client fail with "connection reset by peer".
+                timeout_keep_alive=KEEP_ALIVE_SECONDS,
             )
         )
         for api in apis
