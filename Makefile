@@ -3,6 +3,9 @@ SHELL := /bin/bash
 STRATUS_CONFIG ?= /etc/stratus/stratus.conf
 STRATUS := .venv/bin/stratus --config-file $(STRATUS_CONFIG)
 PYTEST_ARGS ?=
+# The default images (the guest VM and busybox) are built here, then registered by bootstrap.
+IMAGES ?= build/images
+MANIFESTS := $(IMAGES)/guest/stratus-guest.json $(IMAGES)/busybox/busybox.json
 
 .PHONY: install run stop status test lint bench
 
@@ -12,7 +15,10 @@ install:
 run:
 	@tools/install.sh --link
 	@tools/ensure-config.sh $(STRATUS_CONFIG)
-	@$(STRATUS) bootstrap
+	@tools/start-daemons.sh
+	@tools/build-guest-image.sh $(IMAGES)/guest
+	@tools/build-container-image.sh $(IMAGES)/busybox
+	@$(STRATUS) bootstrap $(foreach m,$(MANIFESTS),--image-manifest $(m))
 	@$(STRATUS) up --detach
 	@$(STRATUS) status
 

@@ -113,7 +113,8 @@ else
 fi
 
 if [ ! -f "$OUT/busybox.json" ] || [ "$OUT/busybox.json" -ot "$TAR" ] ||
-  ! grep -q "\"image_id\": \"$ID\"" "$OUT/busybox.json"; then
+  ! grep -q "\"image_id\": \"$ID\"" "$OUT/busybox.json" ||
+  ! grep -q '"image_name": "busybox"' "$OUT/busybox.json"; then
   step "writing $OUT/busybox.json"
   python3 - "$TAR" "$IMAGE" "$ID" >"$WORK/busybox.json" <<'PY'
 import hashlib, json, os, sys
@@ -126,6 +127,7 @@ with open(tar, "rb") as f:
 repo, _, tag = image.rpartition(":")
 entry = {
     "name": repo,
+    "image_name": "busybox",  # its name in the image service
     "tag": tag,
     "file": os.path.basename(tar),
     "disk_format": "raw",

@@ -3,7 +3,8 @@
 stratus [--config-file F] up [--detach]     every enabled service in one process
 stratus down | status                       stop / inspect the detached cloud
 stratus db sync                             create or upgrade every service's tables
-stratus bootstrap [--clouds-yaml PATH]      admin, demo, service users, catalog
+stratus bootstrap [--clouds-yaml PATH] [--image-manifest PATH ...]
+                                            admin, demo, service users, catalog, images
 stratus run PART                            one part alone (split deployments)
 stratus identity rotate-keys                rotate the Fernet token keys
 stratus config sample                       every option, its help and default
@@ -80,7 +81,7 @@ def cmd_db_sync(runtime: Runtime, args: argparse.Namespace) -> int:
 def cmd_bootstrap(runtime: Runtime, args: argparse.Namespace) -> int:
     cmd_db_sync(runtime, args)
     clouds_yaml = None if args.no_clouds_yaml else Path(args.clouds_yaml)
-    setup.bootstrap(runtime, clouds_yaml)
+    setup.bootstrap(runtime, clouds_yaml, [Path(m) for m in args.image_manifest])
     if clouds_yaml is not None:
         _progress(f"wrote the 'stratus' and 'stratus-demo' clouds to {clouds_yaml}")
     _progress(f"admin and demo passwords: {runtime.conf.data_dir / 'credentials.json'}")
@@ -133,6 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
     boot = add("bootstrap", cmd_bootstrap, "create admin, demo, service users and catalog")
     boot.add_argument("--clouds-yaml", default=str(setup.DEFAULT_CLOUDS_YAML))
     boot.add_argument("--no-clouds-yaml", action="store_true")
+    boot.add_argument(
+        "--image-manifest",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="register the images a tools/build-*-image.sh manifest describes (repeatable)",
+    )
     run = add("run", cmd_run, "run one part alone")
     run.add_argument("part", choices=parts.part_names())
     identity = commands.add_parser("identity", help="identity commands").add_subparsers(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,8 +105,11 @@ def write_clouds_yaml(path: Path, entries: dict[str, Any]) -> None:
     _write_private(path, yaml.safe_dump(document, sort_keys=False))
 
 
-def bootstrap(runtime: Runtime, clouds_yaml: Path | None) -> Credentials:
-    """Create (or confirm) everything a new cloud needs; safe to run again."""
+def bootstrap(
+    runtime: Runtime, clouds_yaml: Path | None, image_manifests: Sequence[Path] = ()
+) -> Credentials:
+    """Create (or confirm) everything a new cloud needs; safe to run again.
+    ``image_manifests`` describe the default public images (see :mod:`stratus.image.seed`)."""
     from stratus.identity.bootstrap import CatalogEntry
     from stratus.identity.bootstrap import bootstrap as identity_bootstrap
 
@@ -127,6 +131,10 @@ def bootstrap(runtime: Runtime, clouds_yaml: Path | None) -> Credentials:
         from stratus.network.public import ensure_public_network
 
         ensure_public_network(runtime, admin_project)
+    if "image" in enabled and image_manifests:
+        from stratus.image.seed import register_manifests
+
+        register_manifests(runtime, admin_project, image_manifests)
     if "compute" in enabled:
         from stratus.compute.flavors import create_default_flavors
 

@@ -20,7 +20,7 @@ register(
     "DEFAULT",
     Opt(
         "enabled_services",
-        ["identity", "image", "network"],
+        ["identity", "image", "network", "compute", "container"],
         "Services this cloud runs (stratus up) and lists in its catalog.",
         list,
     ),

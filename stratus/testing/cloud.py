@@ -62,14 +62,18 @@ class Cloud:
         split: bool = False,
         database_url: str = "",
         services: list[str] | None = None,
+        image_manifests: list[Path] | None = None,
     ) -> Cloud:
-        """Write the config, create the tables and bootstrap (not started yet)."""
+        """Write the config, create the tables and bootstrap (not started yet); the
+        images of ``image_manifests`` are registered as bootstrap registers the defaults."""
         services = services or list(registry()["DEFAULT"]["enabled_services"].default)
         ports = {name: free_port() for name in services}
         token = "t" + secrets.token_hex(3)
         sections: dict[str, dict[str, str]] = {
             "DEFAULT": {
                 "data_dir": str(root / "data"),
+                # Its own agent host: agents leave other clouds' domains and containers alone.
+                "host": f"{token}-host",
                 "my_ip": "127.0.0.1",
                 "bind_host": "127.0.0.1",
                 "log_file": str(root / "stratus.log"),
@@ -80,6 +84,7 @@ class Cloud:
         if "container" in services:  # its websocket proxy listens beside the APIs
             sections["websocket_proxy"] = {"wsproxy_port": str(free_port())}
         if "compute" in services:  # its serial console proxy listens beside the APIs
+            sections["compute"] = {"instances_path": str(root / "instances")}
             sections["serial_console"] = {"serialproxy_port": str(free_port())}
         if split:
             sections["DEFAULT"]["transport_url"] = AMQP_URL
@@ -87,12 +92,21 @@ class Cloud:
             sections["database"] = {"connection": database_url}
         for name, port in ports.items():
             sections.setdefault(parts.SERVICES[name].section, {})["port"] = str(port)
-        root.chmod(0o755)  # dnsmasq, running as nobody, reads its files under the data dir
+        # dnsmasq (user nobody) reads its files under the data dir, and QEMU (libvirt-qemu)
+        # the disks under the instances path: every folder above must be traversable too.
+        root.chmod(0o755)
+        _check_traversable(root)
         cloud = cls(root=root, split=split, services=services, ports=ports, token=token)
         cloud.conf_path.write_text(render_ini(sections))
         cloud.stratus("db", "sync")
-        cloud.stratus("bootstrap", "--clouds-yaml", str(cloud.clouds_yaml))
+        manifests = [arg for m in image_manifests or [] for arg in ("--image-manifest", str(m))]
+        cloud.stratus("bootstrap", "--clouds-yaml", str(cloud.clouds_yaml), *manifests)
         return cloud
+
+    @property
+    def host(self) -> str:
+        """The agent host name of this cloud's compute and container agents."""
+        return f"{self.token}-host"
 
     @property
     def conf_path(self) -> Path:
@@ -163,6 +177,10 @@ class Cloud:
         try:
             self.stop()
         finally:
+            if "compute" in self.services:
+                remove_domains(self.host)
+            if "container" in self.services:
+                remove_containers(self.host)
             if "network" in self.services:
                 ids = held.get("networks", []) + held.get("routers", [])
                 clean_host(
@@ -228,6 +246,52 @@ class Cloud:
             time.sleep(0.2)
         if pending:
             raise CommandFailed(f"{', '.join(sorted(pending))} did not answer in {timeout} s")
+
+
+def _check_traversable(root: Path) -> None:
+    for folder in root.resolve().parents:
+        if not folder.stat().st_mode & 0o001:
+            raise ValueError(
+                f"{folder} must be traversable by others (o+x) for a cloud under {root}: "
+                "dnsmasq and QEMU run as other users (pytest's tmp_path is private; use "
+                "tempfile.mkdtemp)"
+            )
+
+
+def remove_domains(host: str) -> list[str]:
+    """Destroy and undefine the libvirt domains agent ``host`` made; their names."""
+    import libvirt
+
+    from stratus.compute.virt.libvirt.host import owner
+
+    removed = []
+    conn = libvirt.open("qemu:///system")
+    try:
+        for domain in conn.listAllDomains():
+            if owner(domain) == host:
+                if domain.isActive():
+                    domain.destroy()
+                domain.undefine()
+                removed.append(domain.name())
+    finally:
+        conn.close()
+    return removed
+
+
+def remove_containers(host: str) -> list[str]:
+    """Remove the Docker containers agent ``host`` made (any state); their names."""
+    import docker
+
+    from stratus.container.agent.docker import HOST_LABEL
+
+    client = docker.from_env()
+    try:
+        found = client.containers.list(all=True, filters={"label": f"{HOST_LABEL}={host}"})
+        for container in found:
+            container.remove(force=True)
+        return [c.name for c in found]
+    finally:
+        client.close()
 
 
 def _clean_env() -> dict[str, str]:
