@@ -13,15 +13,17 @@ what the spec's ``ports`` lists. A container's row records what it holds, in ``n
 ``preserve_on_delete`` marks a port the user gave: freeing the container unbinds it and
 deletes the ports the API made. Freeing runs as the container service, since no caller
 is at hand when an agent reports a container gone. A container has at most one port
-per network (a Docker network per network service network).
+per network (a Docker network per network service network), with an IPv4 address: a
+network needs an IPv4 subnet, a given port an IPv4 address, and a port asked for with an
+IPv6 address alone gets one from the network's first IPv4 subnet as well.
 
 Security groups go on the ports the API makes: the ones asked for, else the project's
 ``default``. A port the user gives keeps its own groups until the container's groups are
 changed (add/remove security group change every port of the container).
 
 Without ``nets`` a container gets its project's default network: the project's oldest
-network that is not external and has a subnet (Zun's choice); failing that, the one
-shared network with a subnet if there is exactly one. With several shared networks and
+network that is not external and has an IPv4 subnet (Zun's choice); failing that, the one
+shared network with an IPv4 subnet if there is exactly one. With several shared networks and
 none of its own, the caller must name one (409). With none at all, or on a cloud without
 a network service, the container runs with no network (Zun answered 409 there; here a
 container needs no network to run).
@@ -58,10 +60,11 @@ DEFAULT_GROUP = "default"
 
 @dataclass(frozen=True)
 class Wanted:
-    """A port to make on ``network_id`` (with ``fixed_ips``), or the user's ``port``."""
+    """A port to make on ``network_id`` (with the network service's ``fixed_ips``
+    entries), or the user's ``port``."""
 
     network_id: str
-    fixed_ips: tuple[str, ...] = ()
+    fixed_ips: tuple[dict[str, str], ...] = ()
     port: dict[str, Any] | None = None
 
 
@@ -111,8 +114,9 @@ class Networking:
                 ) from exc
             return Plan([], [])
 
-    def find_network(self, ctx: RequestContext, ref: str) -> dict[str, Any]:
-        """A network the caller may put a container on, by id or name."""
+    def find_network(self, ctx: RequestContext, ref: str) -> tuple[dict[str, Any], list[str]]:
+        """A network the caller may put a container on, by id or name, and its IPv4
+        subnets (a container needs an IPv4 address)."""
         network = self.lookup(ctx, "network", ref)
         if network.get("router:external") and not network.get("shared") and not ctx.is_admin:
             raise Forbidden(
@@ -120,7 +124,12 @@ class Networking:
             )
         if not network.get("subnets"):
             raise BadRequest(f"Network {ref} has no subnet, so a container on it gets no address.")
-        return network
+        v4 = self.api.list_subnets(ctx.token, network_id=network["id"], ip_version=4)
+        if not v4:
+            raise BadRequest(
+                f"Network {ref} has no IPv4 subnet: a container needs an IPv4 address."
+            )
+        return network, [subnet["id"] for subnet in v4]
 
     def find_port(self, ctx: RequestContext, ref: str) -> dict[str, Any]:
         return self.lookup(ctx, "port", ref)
@@ -150,9 +159,12 @@ class Networking:
             port = self._usable_port(ctx, net.port)
             return Wanted(port["network_id"], port=port)
         assert net.network is not None
-        network = self.find_network(ctx, net.network)
-        fixed = [_address(net.v4_fixed_ip, 4), _address(net.v6_fixed_ip, 6)]
-        return Wanted(network["id"], tuple(ip for ip in fixed if ip))
+        network, v4_subnets = self.find_network(ctx, net.network)
+        v4, v6 = _address(net.v4_fixed_ip, 4), _address(net.v6_fixed_ip, 6)
+        fixed: list[dict[str, str]] = [{"ip_address": ip} for ip in (v4, v6) if ip]
+        if v6 and not v4:  # an IPv6 address alone would leave the container no IPv4 one
+            fixed.append({"subnet_id": v4_subnets[0]})
+        return Wanted(network["id"], tuple(fixed))
 
     def _usable_port(self, ctx: RequestContext, ref: str) -> dict[str, Any]:
         port = self.find_port(ctx, ref)
@@ -160,11 +172,14 @@ class Networking:
             raise BadRequest(f"Port {ref} belongs to another project.")
         if port.get("device_id") or port.get("device_owner"):
             raise Conflict(f"Port {ref} is in use by {port.get('device_id') or 'a device'}.")
+        if not any(_version(ip["ip_address"]) == 4 for ip in port.get("fixed_ips") or []):
+            raise BadRequest(f"Port {ref} has no IPv4 address, which a container needs.")
         return port
 
     def _default(self, ctx: RequestContext) -> list[Wanted]:
         listed = self.api.list_networks(ctx.token, sort_key="created_at", sort_dir="asc")
-        usable = [n for n in listed if n.get("subnets") and not n.get("router:external")]
+        with_v4 = {s["network_id"] for s in self.api.list_subnets(ctx.token, ip_version=4)}
+        usable = [n for n in listed if n["id"] in with_v4 and not n.get("router:external")]
         own = [n for n in usable if n.get("project_id") == ctx.project_id]
         if own:  # the oldest (the service sorts by its precise creation times)
             return [Wanted(own[0]["id"])]
@@ -209,7 +224,7 @@ class Networking:
                         **owner,
                     }
                     if wanted.fixed_ips:
-                        fields["fixed_ips"] = [{"ip_address": ip} for ip in wanted.fixed_ips]
+                        fields["fixed_ips"] = list(wanted.fixed_ips)
                     port = self.api.new_port(fields, ctx.token)
                 held.append(record(port, preserve=wanted.port is not None))
         except Exception as exc:
@@ -285,7 +300,7 @@ def addresses(nets: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]
             shown.setdefault(entry["network_id"], []).append(
                 {
                     "addr": ip["ip_address"],
-                    "version": ipaddress.ip_address(ip["ip_address"]).version,
+                    "version": _version(ip["ip_address"]),
                     "port": entry["port_id"],
                     "subnet_id": ip["subnet_id"],
                     "preserve_on_delete": entry["preserve_on_delete"],
@@ -299,6 +314,10 @@ def refused(exc: NetworkError) -> ApiError:
     if 400 <= exc.status < 500:
         return error_for_status(exc.status, str(exc))
     return ServiceUnavailable(str(exc))
+
+
+def _version(address: str) -> int:
+    return ipaddress.ip_address(address).version
 
 
 def _address(value: str | None, version: int) -> str | None:

@@ -102,6 +102,11 @@ def test_fixed_ip_and_security_groups(env: Env, net1: str) -> None:
     [port] = ports_of(env, created["uuid"])
     assert port["security_groups"] == [web]
     assert port["fixed_ips"][0]["ip_address"] == "10.0.0.9"
+    v6 = {"network_id": net1, "cidr": "fd00:1::/64", "ip_version": 6}
+    net(env, "POST", "subnets", json={"subnet": v6})
+    dual = env.run(nets=[{"network": net1, "v6-fixed-ip": "fd00:1::9"}])
+    shown = {(a["version"], a["addr"]) for a in dual["addresses"][net1]}
+    assert (6, "fd00:1::9") in shown and {v for v, _ in shown} == {4, 6}  # an IPv4 one too
 
 
 def test_a_given_port_is_taken_and_let_go(env: Env, net1: str) -> None:
@@ -125,6 +130,10 @@ def test_a_given_port_is_taken_and_let_go(env: Env, net1: str) -> None:
 def test_bad_nets_are_4xx_and_leave_no_port(env: Env, net1: str) -> None:
     theirs = network(env, "theirs", "10.3.0.0/24", user="other")
     bare = network(env, "bare", None)
+    only_v6 = network(env, "only-v6", None)
+    v6 = {"network_id": only_v6, "cidr": "fd00:2::/64", "ip_version": 6}
+    net(env, "POST", "subnets", json={"subnet": v6})
+    no_ip = net(env, "POST", "ports", json={"port": {"network_id": bare}})["port"]
     public = network(env, "public", "172.24.4.0/24", user="admin", **{"router:external": True})
     net2 = network(env, "net2", "10.2.0.0/24")
     taken = net(env, "POST", "ports", json={"port": {"network_id": net2}})["port"]
@@ -137,6 +146,8 @@ def test_bad_nets_are_4xx_and_leave_no_port(env: Env, net1: str) -> None:
         ({"nets": [{"network": "nowhere"}]}, 404, "Network nowhere could not be found"),
         ({"nets": [{"network": theirs}]}, 404, "could not be found"),
         ({"nets": [{"network": bare}]}, 400, "has no subnet"),
+        ({"nets": [{"network": only_v6}]}, 400, "has no IPv4 subnet"),
+        ({"nets": [{"port": no_ip["id"]}]}, 400, "no IPv4 address"),
         ({"nets": [{"network": public}]}, 403, "external"),
         ({"nets": [{"network": net1}, {"network": net2, "v4-fixed-ip": "10.9.9.9"}]}, 400, ""),
         ({"nets": [{"network": net1}, {"network": net2, "v4-fixed-ip": taken_ip}]}, 409, ""),
