@@ -53,6 +53,7 @@ class Cloud:
     ports: dict[str, int]
     token: str
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    part_pids: dict[str, int] = field(default_factory=dict)  # split: each part's process
 
     @classmethod
     def create(
@@ -137,23 +138,34 @@ class Cloud:
         if not self.split:
             self.stratus("up", "--detach")
             return
-        log = open(self.root / "parts.log", "ab")  # noqa: SIM115 - open while the parts run
         for name in self.services:
             for part in parts.SERVICES[name].parts:
-                command = [
-                    sys.executable,
-                    "-m",
-                    "stratus.cli.main",
-                    "--config-file",
-                    str(self.conf_path),
-                    "run",
-                    part,
-                ]
-                self.processes.append(
-                    subprocess.Popen(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
-                )
-        log.close()
+                self._start_part(part)
         self._wait_healthy()
+
+    def _start_part(self, part: str) -> None:
+        command = [sys.executable, "-m", "stratus.cli.main", "--config-file", str(self.conf_path)]
+        with open(self.root / "parts.log", "ab") as log:
+            process = subprocess.Popen(
+                [*command, "run", part], stdout=log, stderr=log, stdin=subprocess.DEVNULL
+            )
+        self.processes.append(process)
+        self.part_pids[part] = process.pid
+
+    def kill_and_restart(self, part: str) -> None:
+        """SIGKILL the process running ``part`` (all-in-one: the whole cloud), as a crash
+        would, and start it again."""
+        if not self.split:
+            pid = self.cloud_pid()
+            os.kill(pid, signal.SIGKILL)
+            _wait_gone(pid)
+            self.stratus("up", "--detach")
+            return
+        process = next(p for p in self.processes if p.pid == self.part_pids[part])
+        process.kill()
+        process.wait()
+        self.processes.remove(process)
+        self._start_part(part)
 
     def stop(self) -> None:
         if not self.split:
@@ -246,6 +258,18 @@ class Cloud:
             time.sleep(0.2)
         if pending:
             raise CommandFailed(f"{', '.join(sorted(pending))} did not answer in {timeout} s")
+
+
+def _wait_gone(pid: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:  # gone, or a zombie nobody has reaped yet
+            if Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z":
+                return
+        except FileNotFoundError:
+            return
+        time.sleep(0.05)
+    raise CommandFailed(f"process {pid} is still there {timeout} s after SIGKILL")
 
 
 def _check_traversable(root: Path) -> None:
