@@ -20,6 +20,12 @@ register(
     Opt("quota_memory", 51200, "Default most memory (MB) a project's containers may hold.", int),
     Opt("docker_url", "unix:///var/run/docker.sock", "Docker Engine the agent drives."),
     Opt("limit_default", 1000, "Most items one list page holds.", int),
+    Opt(
+        "network_plugin_name",
+        "stratus",
+        "Name of this host's Docker network and IPAM plugin (its socket is "
+        "/run/docker/plugins/<name>.sock; `docker network create --driver <name>`).",
+    ),
 )
 register(
     "websocket_proxy",

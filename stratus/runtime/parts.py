@@ -87,7 +87,7 @@ SERVICES: dict[str, Service] = {
         "zun",
         "container",
         "/v1",
-        ("container-api", "container-agent", "container-wsproxy"),
+        ("container-api", "container-netplugin", "container-agent", "container-wsproxy"),
     ),
 }
 
@@ -106,6 +106,7 @@ _BUILDERS: dict[str, str] = {
     "container-api": "stratus.container.api:build_part",
     "container-agent": "stratus.container.agent:build_part",
     "container-wsproxy": "stratus.container.wsproxy:build_part",
+    "container-netplugin": "stratus.container.netplugin:build_part",
 }
 
 

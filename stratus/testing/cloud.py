@@ -84,6 +84,8 @@ class Cloud:
         }
         if "container" in services:  # its websocket proxy listens beside the APIs
             sections["websocket_proxy"] = {"wsproxy_port": str(free_port())}
+            # and its Docker network plugin on a socket of its own
+            sections["container"] = {"network_plugin_name": f"stratus-{token}"}
         if "compute" in services:  # its serial console proxy listens beside the APIs
             sections["compute"] = {"instances_path": str(root / "instances")}
             sections["serial_console"] = {"serialproxy_port": str(free_port())}

@@ -14,6 +14,8 @@ def test_container_parts_build(runtime: Runtime) -> None:
     assert isinstance(api, parts.ApiPart) and api.port == 9517
     agent = parts.build("container-agent", runtime)
     assert isinstance(agent, parts.WorkerPart) and agent.name == "container-agent"
+    plugin = parts.build("container-netplugin", runtime)
+    assert isinstance(plugin, parts.WorkerPart) and plugin.name == "container-netplugin"
     proxy = parts.build("container-wsproxy", runtime)
     assert isinstance(proxy, parts.WorkerPart) and proxy.name == "container-wsproxy"
     assert service.parts[-1] == "container-wsproxy"
