@@ -4,6 +4,27 @@ The API casts work to the agent of a container's host (topic ``container-agent``
 calls it for what it must answer at once (logs, top, stats). Agents never touch the
 database: they report their host and their containers' states to the API's
 ``container-conductor`` topic, whose endpoint (:class:`Conductor`) records them.
+
+Networks. The API makes (or takes) every port a container holds before the agent hears of
+it: device owner ``compute:kuryr``, device id the container's (or capsule's) uuid, bound
+to no host. The agent is given each port as ``{"port_id", "network_id", "mac_address",
+"fixed_ips": [{"subnet_id", "ip_address"}]}``:
+
+- ``create(container=spec)``: the spec's ``ports`` are plugged (none: network ``none``);
+  a capsule's containers all list the capsule's ports, which its sandbox takes when the
+  first is made. At most one port per network, and each needs an IPv4 address: the
+  container holds the port's first one (IPv6 addresses are not configured in it).
+- ``network_attach(uuid, port)``: one more port, for a container made, running or
+  stopped (also one made with no ports); ``network_detach(uuid, port_id)``: unplug it,
+  found by the port id even if the port is gone already, nothing if it is not plugged.
+  A failure of either is reported as the container's reason (its status unchanged).
+- A stopped container's ports are unbound (binding:host_id ``""``) and bound again when
+  it starts; ``delete`` leaves no veth. The agent and the network plugin never delete a
+  port the API made, nor change its device id or owner: freeing it is the API's.
+- A create whose container cannot be made or started is reported as ``Error`` once the
+  engine holds nothing of it.
+- Inside the container the ports are ``eth0``, ``eth1``... in the order Docker joins
+  their networks, with the port's MAC, address, prefix and its subnet's gateway.
 """
 
 from __future__ import annotations

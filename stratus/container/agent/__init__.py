@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from stratus.container import options  # noqa: F401 - declares the [container] options
 from stratus.container.agent.driver import Driver, ImageData
 from stratus.container.agent.manager import ContainerAgent
 from stratus.container.images import ImageClient
 from stratus.container.rpc import AGENT_TOPIC
+from stratus.container.subnets import ipv4_subnets
 from stratus.runtime.bus import Listener
+from stratus.runtime.clients.catalog import ServiceClient
+from stratus.runtime.clients.network import NetworkApi
 from stratus.runtime.parts import WorkerPart
 from stratus.runtime.process import Runtime
 
@@ -82,10 +86,27 @@ def build_agent(runtime: Runtime, driver: Driver) -> ContainerAgent:
     )
 
 
+def network_subnets(api: NetworkApi) -> Callable[[str], list[str]]:
+    """A network's IPv4 subnets (CIDRs, in the network's order), from the network API."""
+
+    def subnets(network_id: str) -> list[str]:
+        network = api.show_network(network_id, None)
+        return [s["cidr"] for s in ipv4_subnets(api, network)] if network else []
+
+    return subnets
+
+
 def build_part(runtime: Runtime) -> WorkerPart:
     from stratus.container.agent.docker import DockerDriver
 
-    driver = DockerDriver(runtime.conf.container.docker_url, runtime.conf.get("DEFAULT", "host"))
+    region = runtime.conf.get("DEFAULT", "region_name")
+    network = NetworkApi(ServiceClient(runtime.identity("container"), "network", region))
+    driver = DockerDriver(
+        runtime.conf.container.docker_url,
+        runtime.conf.get("DEFAULT", "host"),
+        network_plugin=runtime.conf.container.network_plugin_name,
+        subnets=network_subnets(network),
+    )
     worker = AgentWorker(
         runtime, build_agent(runtime, driver), runtime.conf.container.report_interval
     )

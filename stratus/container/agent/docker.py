@@ -5,6 +5,10 @@ name, so the driver finds every container it made (and only those: another cloud
 on the same engine is left alone) after a restart. An image from the
 image service is a ``docker save`` tarball: it is loaded once per host and tagged
 ``stratus-image/<image id>``, which is how the driver knows it is already there.
+
+A container with ports (the spec's ``ports``) is made on their networks' Docker networks
+(see :mod:`.docker_networks`): the first at create, the others connected before it
+starts; a capsule's ports go to its sandbox, whose network namespace its containers share.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import docker.errors
 import requests
 
 from stratus.container import states
+from stratus.container.agent.docker_networks import DockerNetworks, Subnets
 from stratus.container.agent.driver import (
     ContainerMissing,
     DriverUnavailable,
@@ -66,10 +71,22 @@ def sandbox_name(capsule_id: str) -> str:
 
 
 class DockerDriver:
-    def __init__(self, url: str, host: str, timeout: int = 120) -> None:
+    def __init__(
+        self,
+        url: str,
+        host: str,
+        timeout: int = 120,
+        *,
+        network_plugin: str | None = None,
+        subnets: Subnets | None = None,
+    ) -> None:
+        """``network_plugin`` is this host's Docker network plugin, ``subnets`` what it
+        looks a network's IPv4 subnets up with: both are needed for containers with
+        ports."""
         self.url = url
         self.host = host
         self.timeout = timeout
+        self.networks = DockerNetworks(network_plugin, subnets, {HOST_LABEL: host})
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
         self._image_locks: dict[str, threading.Lock] = {}
@@ -106,13 +123,14 @@ class DockerDriver:
         if spec["restart_policy"]:
             kwargs["restart_policy"] = spec["restart_policy"]
         capsule_id = spec.get("capsule_id")
+        ports = spec.get("ports") or []
         if not capsule_id:
-            self._call(lambda c: c.containers.create(image, **kwargs))
+            self._call(lambda c: self._create_on(c, image, kwargs, ports))
             return
         kwargs["labels"][CAPSULE_LABEL] = capsule_id
         kwargs["hostname"] = None  # the sandbox's: Docker refuses one with a shared netns
         with self._capsule_lock(capsule_id):
-            kwargs["network_mode"] = f"container:{self._sandbox(capsule_id, image)}"
+            kwargs["network_mode"] = f"container:{self._sandbox(capsule_id, image, ports)}"
             self._call(lambda c: c.containers.create(image, **kwargs))
 
     def start(self, uuid: str) -> None:
@@ -144,9 +162,25 @@ class DockerDriver:
         )
 
     def delete(self, uuid: str) -> None:
+        """Remove the container (Docker has the plugin unplug its ports), and what no
+        container needs any more: its capsule's sandbox, its Docker networks."""
         with suppress(ContainerMissing):
             self._on(uuid, lambda c: c.remove(force=True))
         self._sweep_sandboxes()
+        self._call(self.networks.sweep)
+
+    # --- networks -------------------------------------------------------------------
+
+    def network_attach(self, uuid: str, port: dict[str, Any]) -> None:
+        """Plug one more port into the container (running or not; in a capsule, into its
+        sandbox)."""
+        holder = self._network_holder(uuid)
+        self._call(lambda c: self.networks.connect(c, holder, port))
+
+    def network_detach(self, uuid: str, port_id: str) -> None:
+        """Unplug the port from the container (nothing if it holds no such port)."""
+        holder = self._network_holder(uuid)
+        self._call(lambda c: self.networks.disconnect(c, holder, port_id))
 
     # --- what the API asks ----------------------------------------------------------
 
@@ -263,31 +297,66 @@ class DockerDriver:
         with self._lock:
             return self._capsule_locks.setdefault(capsule_id, threading.Lock())
 
-    def _sandbox(self, capsule_id: str, image: str) -> str:
+    def _sandbox(self, capsule_id: str, image: str, ports: list[dict[str, Any]]) -> str:
         """The running sandbox of the capsule (made from its first container's image,
-        which must have ``sleep``), whose network namespace its containers join; call
-        with the capsule's lock held.
-
-        Its network is ``none``: this is where a capsule's port (one port, one IP for
-        the capsule) is plugged once containers get networks."""
+        which must have ``sleep``, on the capsule's ``ports``), whose network namespace
+        its containers join; call with the capsule's lock held."""
         name = sandbox_name(capsule_id)
         try:
             sandbox = self._call(lambda c: c.containers.get(name))
         except docker.errors.NotFound:
-            sandbox = self._call(
-                lambda c: c.containers.create(
-                    image,
-                    name=name,
-                    entrypoint=["sleep"],
-                    command=["2147483647"],
-                    labels={SANDBOX_LABEL: capsule_id, HOST_LABEL: self.host},
-                    network_mode="none",
-                    mem_limit="16m",
-                )
-            )
+            kwargs = {
+                "name": name,
+                "entrypoint": ["sleep"],
+                "command": ["2147483647"],
+                "labels": {SANDBOX_LABEL: capsule_id, HOST_LABEL: self.host},
+                "network_mode": "none",
+                "mem_limit": "16m",
+            }
+            sandbox = self._call(lambda c: self._create_on(c, image, kwargs, ports))
         if sandbox.status != "running":
             sandbox.start()
         return name
+
+    def _create_on(
+        self,
+        client: docker.DockerClient,
+        image: str,
+        kwargs: dict[str, Any],
+        ports: list[dict[str, Any]],
+    ) -> Any:
+        """Create the container on its ports' networks: the first at create (with the
+        port's MAC), the others connected at once; without ports, as ``kwargs`` say."""
+        if not ports:
+            return client.containers.create(image, **kwargs)
+        first, *others = ports
+        with self.networks.attaching(client, first) as (network, endpoint):
+            container = client.containers.create(
+                image,
+                **{k: v for k, v in kwargs.items() if k != "network_mode"},
+                network=network,
+                networking_config={network: endpoint},
+                mac_address=first["mac_address"],
+            )
+        try:
+            for port in others:
+                self.networks.connect(client, container, port)
+        except Exception:
+            container.remove(force=True)
+            raise
+        return container
+
+    def _network_holder(self, uuid: str) -> Any:
+        """The container whose network namespace is the container's: itself, or the
+        sandbox of its capsule."""
+        container = self._on(uuid, lambda c: c)
+        capsule_id = container.labels.get(CAPSULE_LABEL)
+        if not capsule_id:
+            return container
+        try:
+            return self._call(lambda c: c.containers.get(sandbox_name(capsule_id)))
+        except docker.errors.NotFound:
+            raise ContainerMissing(f"the sandbox of capsule {capsule_id}") from None
 
     def _sweep_sandboxes(self) -> None:
         """Remove the sandboxes no container of their capsule needs any more."""

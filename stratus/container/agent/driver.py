@@ -53,6 +53,12 @@ class Driver(Protocol):
     def delete(self, uuid: str) -> None:
         """Remove the container, running or not; nothing if it is already gone."""
 
+    def network_attach(self, uuid: str, port: dict[str, Any]) -> None:
+        """Plug a port (as the spec's ``ports`` list them) into the container."""
+
+    def network_detach(self, uuid: str, port_id: str) -> None:
+        """Unplug the port from the container (nothing if it holds no such port)."""
+
     def logs(
         self, uuid: str, stdout: bool, stderr: bool, timestamps: bool, tail: str, since: int | None
     ) -> str: ...

@@ -34,7 +34,11 @@ class FakeDriver:
             b"".join(image_data())
             self.images.add(spec["image_id"])
         with self._lock:
-            self.containers[spec["uuid"]] = {"spec": spec, "status": states.CREATED}
+            self.containers[spec["uuid"]] = {
+                "spec": spec,
+                "status": states.CREATED,
+                "ports": list(spec.get("ports") or []),  # what it is plugged into
+            }
 
     def start(self, uuid: str) -> None:
         self._set(uuid, states.RUNNING)
@@ -61,6 +65,15 @@ class FakeDriver:
         self._check()
         with self._lock:
             self.containers.pop(uuid, None)
+
+    def network_attach(self, uuid: str, port: dict[str, Any]) -> None:
+        ports = self._get(uuid).setdefault("ports", [])
+        if all(p["port_id"] != port["port_id"] for p in ports):
+            ports.append(port)
+
+    def network_detach(self, uuid: str, port_id: str) -> None:
+        container = self._get(uuid)
+        container["ports"] = [p for p in container.get("ports", []) if p["port_id"] != port_id]
 
     def logs(self, uuid: str, **options: Any) -> str:
         return f"logs of {self._get(uuid)['spec']['uuid']}\n"

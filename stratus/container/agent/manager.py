@@ -70,6 +70,8 @@ class ContainerAgent:
                     self.driver.start(uuid)
             except Exception as exc:  # any failure is the container's Error, with the reason
                 LOG.warning("container %s could not be made: %s", uuid, exc)
+                with suppress(Exception):  # nothing half-made stays: the API frees its ports
+                    self.driver.delete(uuid)
                 self._report(uuid, State(states.ERROR, str(exc)))
                 return
             self._report_current(uuid)
@@ -94,6 +96,14 @@ class ContainerAgent:
 
     def update(self, uuid: str, cpu: float, memory: int) -> None:
         self._do(uuid, self.driver.update, uuid, cpu, memory)
+
+    def network_attach(self, uuid: str, port: dict[str, Any]) -> None:
+        """Plug a port the API made for the container (a dict as the spec's ``ports``
+        list them); a failure is reported as the container's reason."""
+        self._do(uuid, self.driver.network_attach, uuid, port)
+
+    def network_detach(self, uuid: str, port_id: str) -> None:
+        self._do(uuid, self.driver.network_detach, uuid, port_id)
 
     def delete(self, uuid: str) -> None:
         try:
