@@ -112,6 +112,11 @@ class Cloud:
         return f"{self.token}-host"
 
     @property
+    def network_plugin(self) -> str:
+        """The name of this cloud's Docker network plugin."""
+        return f"stratus-{self.token}"
+
+    @property
     def conf_path(self) -> Path:
         return self.root / "stratus.conf"
 
@@ -188,6 +193,16 @@ class Cloud:
         held: dict[str, list[str]] = {}
         if "network" in self.services:
             held = self._network_object_ids()
+        try:
+            if "container" in self.services:
+                # While its network plugin still answers: Docker asks it to unplug each
+                # endpoint, and waits a minute for a plugin that is gone.
+                remove_containers(self.host)
+                remove_docker_networks(self.network_plugin)
+        finally:
+            self._stop_and_clean(held)
+
+    def _stop_and_clean(self, held: dict[str, list[str]]) -> None:
         try:
             self.stop()
         finally:
@@ -316,6 +331,21 @@ def remove_containers(host: str) -> list[str]:
         for container in found:
             container.remove(force=True)
         return [c.name for c in found]
+    finally:
+        client.close()
+
+
+def remove_docker_networks(driver: str) -> list[str]:
+    """Remove the Docker networks of the network plugin ``driver`` (their containers gone
+    already); their names."""
+    import docker
+
+    client = docker.from_env()
+    try:
+        found = client.networks.list(filters={"driver": driver})
+        for network in found:
+            network.remove()
+        return [n.name for n in found]
     finally:
         client.close()
 
