@@ -30,14 +30,13 @@ from collections.abc import Callable
 from typing import Any
 
 from stratus.container.netplugin.errors import PluginError
-from stratus.container.netplugin.mapping import Mapping
+from stratus.container.netplugin.mapping import GATEWAY, Mapping
 from stratus.container.netplugin.ports import Ports
 from stratus.container.netplugin.state import Address, Endpoint, State, address_key
 from stratus.network.plugging import peer_name
 
 LOG = logging.getLogger(__name__)
 
-GATEWAY_REQUEST = "com.docker.network.gateway"  # RequestAddress's RequestAddressType
 ADDRESS_SPACE = "stratus"
 DST_PREFIX = "eth"
 PORT_OPTION = "stratus.port"  # an endpoint option: the port the container agent plugs
@@ -98,7 +97,7 @@ class Plugin:
         )
         data = {}
         if pool.gateway:
-            data[GATEWAY_REQUEST] = self.mapping.gateway(pool_id, None)
+            data[GATEWAY] = self.mapping.gateway(pool_id, None)
         return {"PoolID": pool_id, "Pool": pool.cidr, "Data": data}
 
     def release_pool(self, body: Body) -> Body:
@@ -108,7 +107,7 @@ class Plugin:
     def request_address(self, body: Body) -> Body:
         pool_id = body["PoolID"]
         ip = body.get("Address") or None
-        if (body.get("Options") or {}).get("RequestAddressType") == GATEWAY_REQUEST:
+        if (body.get("Options") or {}).get("RequestAddressType") == GATEWAY:
             return {"Address": self.mapping.gateway(pool_id, ip), "Data": {}}
         pool = self.mapping.bound_pool(pool_id)
         subnet = ipaddress.IPv4Network(pool.subnet_cidr or "")

@@ -33,7 +33,8 @@ from stratus.runtime.clients.network import NetworkApi
 
 OPTION = "stratus.net"  # the Stratus network id, as a driver or IPAM option
 GENERIC = "com.docker.network.generic"  # where CreateNetwork carries the driver options
-GATEWAY_DATA = "com.docker.network.gateway"  # a pool's gateway, in RequestPool's Data
+# Docker's label of a gateway: in RequestPool's Data, and RequestAddress's RequestAddressType
+GATEWAY = "com.docker.network.gateway"
 PLACEHOLDERS = ipaddress.IPv4Network("240.0.0.0/4")
 PENDING_TTL = 300.0  # seconds a pool waits for its CreateNetwork before it is stale
 
