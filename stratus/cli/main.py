@@ -7,6 +7,7 @@ stratus bootstrap [--clouds-yaml PATH] [--image-manifest PATH ...]
                                             admin, demo, service users, catalog, images
 stratus run PART                            one part alone (split deployments)
 stratus identity rotate-keys                rotate the Fernet token keys
+stratus demo [--keep]                       VMs and containers on one network, pinging
 stratus config sample                       every option, its help and default
 """
 
@@ -104,6 +105,12 @@ def cmd_rotate_keys(runtime: Runtime, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(runtime: Runtime, args: argparse.Namespace) -> int:
+    from stratus.cli import demo
+
+    return demo.run(Path(args.clouds_yaml) if args.clouds_yaml else None, keep=args.keep)
+
+
 def cmd_config_sample(runtime: Runtime, args: argparse.Namespace) -> int:
     sys.stdout.write(config.sample())
     return 0
@@ -147,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="identity_command", required=True, metavar="IDENTITY_COMMAND"
     )
     add("rotate-keys", cmd_rotate_keys, "rotate the Fernet token keys", identity)
+    demo = add("demo", cmd_demo, "run the VM + container scenario on the running cloud")
+    demo.add_argument("--keep", action="store_true", help="leave what it made in place")
+    demo.add_argument("--clouds-yaml", help="clouds.yaml with the stratus-demo entry")
     conf_cmd = commands.add_parser("config", help="configuration").add_subparsers(
         dest="config_command", required=True, metavar="CONFIG_COMMAND"
     )
