@@ -46,6 +46,7 @@ def parse(template: Any) -> Template:
     containers = spec.get("containers")
     if not isinstance(containers, list) or not containers:
         raise BadRequest("spec.containers must list at least one container.")
+    _refuse_volumes(spec, containers)
     return Template(
         name=name,
         labels={str(k): str(v) for k, v in (metadata.get("labels") or {}).items()},
@@ -53,6 +54,18 @@ def parse(template: Any) -> Template:
         containers=[_container(i, c, policy) for i, c in enumerate(containers)],
         nets=_nets(template.get("nets")),
     )
+
+
+def _refuse_volumes(spec: dict[str, Any], containers: list[Any]) -> None:
+    """A capsule's volumes (``spec.volumes``, mounted by ``volumeMounts``) are block-storage
+    volumes its containers share: refused until the volume service exists, rather than
+    ignored."""
+    mounting = [c for c in containers if isinstance(c, dict) and c.get("volumeMounts")]
+    if spec.get("volumes") or mounting:
+        raise BadRequest(
+            "Capsule volumes (spec.volumes, volumeMounts) are block-storage volumes: those "
+            "need the volume service, which this cloud does not run yet."
+        )
 
 
 def _nets(raw: Any) -> list[Net]:

@@ -54,6 +54,9 @@ class Container(Base):
     auto_remove: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     nets: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)  # its ports
     security_groups: Mapped[list[str]] = mapped_column(sa.JSON, default=list)  # group ids
+    # Its mounts, as the request gave them: {"type": "volume", "destination", "size"} (GiB)
+    # or {"type": "bind", "destination", "source"} (the file's content, base64); None: none.
+    mounts: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON, default=list)
     availability_zone: Mapped[str | None] = mapped_column(sa.String(255))
     host: Mapped[str | None] = mapped_column(sa.String(255), index=True)
     status: Mapped[str] = mapped_column(sa.String(20), index=True)

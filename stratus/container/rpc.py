@@ -25,6 +25,13 @@ to no host. The agent is given each port as ``{"port_id", "network_id", "mac_add
   engine holds nothing of it.
 - Inside the container the ports are ``eth0``, ``eth1``... in the order Docker joins
   their networks, with the port's MAC, address, prefix and its subnet's gateway.
+
+Mounts. The spec's ``mounts`` are the container's own: each ``volume`` is a new local volume
+on its host, made with the container and named from its uuid and the mount's index,
+kept while the container's record is (stopped, restarted, the agent restarted) and removed
+by ``delete``; an agent's reconciliation removes the volumes of its host that belong to no
+container a record wants. A ``bind`` is a file written at its destination before the
+container first starts. Block-storage volumes are not mounted yet (no volume service).
 """
 
 from __future__ import annotations
@@ -61,6 +68,10 @@ SPEC_FIELDS = (
     "tty",
     "auto_remove",
     "capsule_id",  # a capsule's containers share its sandbox's network namespace
+    # Its mounts: [{"type": "volume", "destination", "size"}]: a new local volume of size
+    # GiB, kept for the container's life; [{"type": "bind", "destination", "source"}]: a
+    # file whose base64 content is source, put at destination before the container starts.
+    "mounts",
     # The ports the API made or took for it, to plug: [{"port_id", "network_id",
     # "mac_address", "fixed_ips": [{"subnet_id", "ip_address"}]}]; empty: no network.
     # A capsule's containers all list the capsule's one port.
@@ -69,8 +80,9 @@ SPEC_FIELDS = (
 
 
 def spec(container: Container) -> dict[str, Any]:
-    fields = {field: getattr(container, field) for field in SPEC_FIELDS if field != "ports"}
-    return {**fields, "ports": [agent_port(entry) for entry in container.nets or []]}
+    fields = {f: getattr(container, f) for f in SPEC_FIELDS if f not in ("mounts", "ports")}
+    ports = [agent_port(entry) for entry in container.nets or []]
+    return {**fields, "mounts": container.mounts or [], "ports": ports}
 
 
 class AgentClient:

@@ -98,6 +98,7 @@ class ContainerService(NetworkActions):
             interactive=body.interactive,
             tty=body.tty,
             auto_remove=body.auto_remove,
+            mounts=[mount.model_dump(exclude_none=True) for mount in body.mounts],
             nets=[],
             security_groups=[],
             availability_zone=body.availability_zone,

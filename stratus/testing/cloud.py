@@ -320,16 +320,20 @@ def remove_domains(host: str) -> list[str]:
 
 
 def remove_containers(host: str) -> list[str]:
-    """Remove the Docker containers agent ``host`` made (any state); their names."""
+    """Remove the Docker containers agent ``host`` made (any state), then its volumes;
+    the containers' names."""
     import docker
 
     from stratus.container.agent.docker import HOST_LABEL
 
     client = docker.from_env()
     try:
-        found = client.containers.list(all=True, filters={"label": f"{HOST_LABEL}={host}"})
+        mine = {"label": f"{HOST_LABEL}={host}"}
+        found = client.containers.list(all=True, filters=mine)
         for container in found:
             container.remove(force=True)
+        for volume in client.volumes.list(filters=mine):
+            volume.remove(force=True)
         return [c.name for c in found]
     finally:
         client.close()

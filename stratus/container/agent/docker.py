@@ -9,6 +9,8 @@ image service is a ``docker save`` tarball: it is loaded once per host and tagge
 A container with ports (the spec's ``ports``) is made on their networks' Docker networks
 (see :mod:`.docker_networks`): the first at create, the others connected before it
 starts; a capsule's ports go to its sandbox, whose network namespace its containers share.
+Its mounts (the spec's ``mounts``) are local volumes and files (see :mod:`.docker_mounts`,
+which says what is enforced of a volume's size), removed with the container.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import docker.errors
 import requests
 
 from stratus.container import states
+from stratus.container.agent.docker_mounts import DockerMounts
 from stratus.container.agent.docker_networks import DockerNetworks, Subnets
 from stratus.container.agent.driver import (
     ContainerMissing,
@@ -87,6 +90,7 @@ class DockerDriver:
         self.host = host
         self.timeout = timeout
         self.networks = DockerNetworks(network_plugin, subnets, {HOST_LABEL: host})
+        self.mounts = DockerMounts(LABEL, {HOST_LABEL: host})
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
         self._image_locks: dict[str, threading.Lock] = {}
@@ -122,16 +126,19 @@ class DockerDriver:
         }
         if spec["restart_policy"]:
             kwargs["restart_policy"] = spec["restart_policy"]
+        mounts = spec.get("mounts") or []
+        kwargs["mounts"] = self._call(lambda c: self.mounts.volumes(c, spec["uuid"], mounts))
         capsule_id = spec.get("capsule_id")
         ports = spec.get("ports") or []
         if not capsule_id:
-            self._call(lambda c: self._create_on(c, image, kwargs, ports))
-            return
-        kwargs["labels"][CAPSULE_LABEL] = capsule_id
-        kwargs["hostname"] = None  # the sandbox's: Docker refuses one with a shared netns
-        with self._capsule_lock(capsule_id):
-            kwargs["network_mode"] = f"container:{self._sandbox(capsule_id, image, ports)}"
-            self._call(lambda c: c.containers.create(image, **kwargs))
+            container = self._call(lambda c: self._create_on(c, image, kwargs, ports))
+        else:
+            kwargs["labels"][CAPSULE_LABEL] = capsule_id
+            kwargs["hostname"] = None  # the sandbox's: Docker refuses one with a shared netns
+            with self._capsule_lock(capsule_id):
+                kwargs["network_mode"] = f"container:{self._sandbox(capsule_id, image, ports)}"
+                container = self._call(lambda c: c.containers.create(image, **kwargs))
+        self._call(lambda c: self.mounts.write_files(container, mounts))
 
     def start(self, uuid: str) -> None:
         self._on(uuid, lambda c: c.start())
@@ -162,10 +169,11 @@ class DockerDriver:
         )
 
     def delete(self, uuid: str) -> None:
-        """Remove the container (Docker has the plugin unplug its ports), and what no
-        container needs any more: its capsule's sandbox, its Docker networks."""
+        """Remove the container (Docker has the plugin unplug its ports), its volumes, and
+        what no container needs any more: its capsule's sandbox, its Docker networks."""
         with suppress(ContainerMissing):
             self._on(uuid, lambda c: c.remove(force=True))
+        self._call(lambda c: self.mounts.remove(c, uuid))
         self._sweep_sandboxes()
         self._call(self.networks.sweep)
 
@@ -249,6 +257,9 @@ class DockerDriver:
             lambda c: c.containers.list(all=True, filters=self._mine(), ignore_removed=True)
         )
         return {c.labels[LABEL]: state_of(c.attrs["State"]) for c in found}
+
+    def volume_owners(self) -> set[str]:
+        return self._call(self.mounts.owners)
 
     def changes(self) -> Iterator[str]:
         since = int(time.time())

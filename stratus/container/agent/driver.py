@@ -34,7 +34,8 @@ class Driver(Protocol):
     def host_info(self) -> HostInfo: ...
 
     def create(self, spec: dict[str, Any], image_data: ImageData) -> None:
-        """Make the container (loading its image first if need be), not started."""
+        """Make the container (loading its image first if need be) with its mounts (its
+        volumes made, kept if already there), not started."""
 
     def start(self, uuid: str) -> None: ...
 
@@ -51,7 +52,8 @@ class Driver(Protocol):
     def update(self, uuid: str, cpu: float, memory: int) -> None: ...
 
     def delete(self, uuid: str) -> None:
-        """Remove the container, running or not; nothing if it is already gone."""
+        """Remove the container, running or not, then its volumes; nothing if they are
+        already gone."""
 
     def network_attach(self, uuid: str, port: dict[str, Any]) -> None:
         """Plug a port (as the spec's ``ports`` list them) into the container."""
@@ -83,6 +85,10 @@ class Driver(Protocol):
 
     def states(self) -> dict[str, State]:
         """The state of every container this driver made, by uuid."""
+
+    def volume_owners(self) -> set[str]:
+        """The uuids of the containers whose volumes this driver holds (whether or not it
+        holds the container itself)."""
 
     def changes(self) -> Iterator[str]:
         """The uuids of containers whose state changed, as the engine tells them (it

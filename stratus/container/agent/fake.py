@@ -21,6 +21,7 @@ class FakeDriver:
         self.info = HostInfo(cpus, memory_mb)
         self.containers: dict[str, dict[str, Any]] = {}
         self.images: set[str] = set()
+        self.volumes: dict[str, list[dict[str, Any]]] = {}  # a container's volume mounts
         self.down: str | None = None  # set to a reason to play an engine that is down
         self._lock = threading.Lock()
 
@@ -33,7 +34,10 @@ class FakeDriver:
         if spec["image_id"] and spec["image_id"] not in self.images:
             b"".join(image_data())
             self.images.add(spec["image_id"])
+        volumes = [m for m in spec.get("mounts") or [] if m["type"] == "volume"]
         with self._lock:
+            if volumes:
+                self.volumes.setdefault(spec["uuid"], volumes)
             self.containers[spec["uuid"]] = {
                 "spec": spec,
                 "status": states.CREATED,
@@ -65,6 +69,7 @@ class FakeDriver:
         self._check()
         with self._lock:
             self.containers.pop(uuid, None)
+            self.volumes.pop(uuid, None)
 
     def network_attach(self, uuid: str, port: dict[str, Any]) -> None:
         ports = self._get(uuid).setdefault("ports", [])
@@ -116,6 +121,11 @@ class FakeDriver:
                 uuid: State(c["status"], None, c.get("detail"))
                 for uuid, c in self.containers.items()
             }
+
+    def volume_owners(self) -> set[str]:
+        self._check()
+        with self._lock:
+            return set(self.volumes)
 
     def changes(self) -> Iterator[str]:
         return iter(())  # every change is made through the driver, and reported then

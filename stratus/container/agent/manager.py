@@ -166,16 +166,17 @@ class ContainerAgent:
         """Report the host, then make records and engine agree: finish interrupted
         deletes, redo interrupted creates, remove what no record wants, report states."""
         with self._lock:
-            try:
+            try:  # the engine is read before the records: what it holds was recorded
                 info = self.driver.host_info()
                 actual = self.driver.states()
+                owners = self.driver.volume_owners()
             except DriverUnavailable as exc:
                 self._engine_down(str(exc))
                 return
             self._report_host(info.cpus, info.memory_mb, None)
             wanted = {c["uuid"]: c for c in self._wanted()}
-            for uuid in actual.keys() - wanted.keys():
-                LOG.info("removing container %s, which no record wants", uuid)
+            for uuid in (actual.keys() | owners) - wanted.keys():
+                LOG.info("removing container %s and its volumes, which no record wants", uuid)
                 self.driver.delete(uuid)
             for uuid, record in wanted.items():
                 self._reconcile_one(record, actual.get(uuid))

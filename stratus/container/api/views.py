@@ -50,6 +50,7 @@ def container(
         "security_groups": row.security_groups,
         "addresses": row.addresses,
         "ports": [],
+        "mounts": [mount(entry) for entry in row.mounts or []],
         "healthcheck": {},
         "registry_id": None,
         "status": row.status,
@@ -62,6 +63,12 @@ def container(
     if show_host:
         view["host"] = row.host
     return view
+
+
+def mount(entry: dict[str, Any]) -> dict[str, Any]:
+    """A mount as shown: its type, destination and (a volume's) size in GiB. A file's
+    content is not shown again."""
+    return {"type": entry["type"], "destination": entry["destination"], "size": entry.get("size")}
 
 
 def networks(nets: list[dict[str, Any]], version: APIVersion) -> list[dict[str, Any]]:

@@ -3,8 +3,8 @@ by tools/build-container-image.sh. Needs root and Docker (started with
 tools/start-daemons.sh); fails, never skips, without them.
 
 Every container a test makes carries the driver's label and a uuid the test recorded, and
-is removed afterwards whatever happened; the image tags the driver adds are removed too,
-and ``stratus/busybox:latest`` only if it was not in Docker before."""
+is removed afterwards whatever happened, with its volumes; the image tags the driver adds
+are removed too, and ``stratus/busybox:latest`` only if it was not in Docker before."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import pytest
 
 from stratus.container.agent.docker import (
     IMAGE_REPO,
+    LABEL,
     DockerDriver,
     container_name,
     sandbox_name,
@@ -122,6 +123,7 @@ class Made:
         for container_uuid in self.uuids:
             with contextlib.suppress(docker.errors.NotFound):
                 self.client.containers.get(container_name(container_uuid)).remove(force=True)
+            remove_volumes(self.client, container_uuid)
         for image_id in self.image_ids:
             with contextlib.suppress(docker.errors.ImageNotFound):
                 self.client.images.remove(f"{IMAGE_REPO}/{image_id}:latest")
@@ -199,8 +201,16 @@ def env(
                 docker_client.images.remove(IMAGE)
 
 
+def remove_volumes(client: docker.DockerClient, container_uuid: str) -> None:
+    """The Docker volumes the driver made for the container."""
+    for volume in client.volumes.list(filters={"label": f"{LABEL}={container_uuid}"}):
+        with contextlib.suppress(docker.errors.NotFound):
+            volume.remove(force=True)
+
+
 def _remove_leftovers(env: Env, client: docker.DockerClient) -> None:
-    """Whatever a failed test left in Docker: its containers, sandboxes, loaded images."""
+    """Whatever a failed test left in Docker: its containers, sandboxes, volumes, loaded
+    images."""
     found = env.call("GET", "/v1/containers?all_projects=True", "admin").json()["containers"]
     capsules = env.call("GET", "/v1/capsules?all_projects=True", "admin").json()["capsules"]
     names = [container_name(c["uuid"]) for c in found]
@@ -208,6 +218,8 @@ def _remove_leftovers(env: Env, client: docker.DockerClient) -> None:
     for name in names:
         with contextlib.suppress(docker.errors.NotFound):
             client.containers.get(name).remove(force=True)
+    for found_container in found:
+        remove_volumes(client, found_container["uuid"])
     admin = env.users["admin"].headers
     for image in env.images.get("/v2/images", headers=admin).json()["images"]:
         with contextlib.suppress(docker.errors.ImageNotFound):
