@@ -16,13 +16,9 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-import uuid
 
-from common import print_table
+from common import HandNetwork, exit_on_sigterm, print_table
 
-from stratus.host import dnsmasq, firewall
-from stratus.host.dnsmasq import DhcpConfig, Dnsmasq, Subnet
-from stratus.host.names import bridge_name
 from stratus.host.netlink import Netlink
 from stratus.network.agent import devices
 from stratus.network.plugging import Veth, device_name, peer_name
@@ -30,65 +26,17 @@ from stratus.testing.network import NetworkStack, missing_tools, running_stack
 
 PORTS = 12
 HAND_CIDR = "10.62.0.0/24"
-GROUP = {"g": (firewall.Rule("ingress", remote_group_id="g"), firewall.Rule("egress"))}
 
 
-class ByHand:
-    """A bridge, a namespace with dnsmasq on a veth into it, and the ports wired so far."""
-
-    def __init__(self, stack: NetworkStack) -> None:
-        self.stack = stack
-        self.network_id = str(uuid.uuid4())
-        self.bridge = bridge_name(self.network_id)
-        self.prefix = stack.token + "h"
-        self.dhcp = Dnsmasq(stack.state_path / "by-hand", self.network_id)
-        self.ports: list[firewall.Port] = []
-        self.hosts: list[dnsmasq.Host] = []
-        self.config = DhcpConfig(
-            f"{stack.token}-hand-dhcp", "ns-hand", (Subnet(HAND_CIDR, "10.62.0.1"),)
-        )
-
-    def start(self) -> None:
-        namespace = self.stack.namespace("hand-dhcp")
-        with Netlink() as host:
-            host.ensure_bridge(self.bridge)
-            devices.wire_veth(
-                host,
-                self.bridge,
-                f"{self.stack.token}hd",
-                "ns-hand",
-                namespace=namespace,
-                mac="fa:16:3e:00:62:02",
-                mtu=None,
-                addresses=["10.62.0.2/24"],
-            )
-        self.dhcp.ensure(self.config, [])
-
-    def wire(self, index: int) -> tuple[str, str]:
-        """Wire one more namespace; its name and the veth end inside."""
-        namespace = self.stack.namespace(f"hand{index}")
-        device, peer = f"{self.stack.token}h{index}", f"vifh{index}"
-        mac = f"fa:16:3e:00:63:{index:02x}"
-        address = f"10.62.0.{10 + index}"
-        with Netlink() as host:
-            devices.wire_veth(
-                host, self.bridge, device, peer, namespace=namespace, mac=mac, mtu=None
-            )
-        self.ports.append(
-            firewall.Port(device, self.network_id, mac, (address,), security_groups=("g",))
-        )
-        members = {"g": tuple(a for p in self.ports for a in p.fixed_ips)}
-        ruleset = firewall.Ruleset(tuple(self.ports), GROUP, members)
-        firewall.apply(ruleset, prefix=self.prefix)
-        self.hosts.append(dnsmasq.Host(mac, (address,)))
-        self.dhcp.ensure(self.config, self.hosts)
-        return namespace, peer
-
-    def close(self) -> None:
-        self.dhcp.stop()
-        firewall.remove_all(prefix=self.prefix)
-        with Netlink() as host:
-            host.delete_link(self.bridge)
+def wire_by_hand(stack: NetworkStack, hand: HandNetwork, index: int) -> tuple[str, str]:
+    """Wire one more namespace into the hand-made network; its name and the veth end inside."""
+    namespace = stack.namespace(f"hand{index}")
+    device, peer = f"{stack.token}h{index}", f"vifh{index}"
+    mac = f"fa:16:3e:00:63:{index:02x}"
+    with Netlink() as host:
+        devices.wire_veth(host, hand.bridge, device, peer, namespace=namespace, mac=mac, mtu=None)
+    hand.serve(device, mac, hand.address(index))
+    return namespace, peer
 
 
 def ms(seconds: list[float]) -> list[float]:
@@ -97,11 +45,12 @@ def ms(seconds: list[float]) -> list[float]:
 
 
 def main() -> None:
+    exit_on_sigterm()
     if missing_tools():
         sys.exit(f"missing tools: {' '.join(missing_tools())}")
     with running_stack() as stack:
         network = stack.network("bench", "10.61.0.0/24")
-        hand = ByHand(stack)
+        hand = HandNetwork(stack.token, stack.state_path, HAND_CIDR)
         try:
             hand.start()
             timings: dict[str, list[float]] = {k: [] for k in ("plug", "lease", "hand", "hl")}
@@ -119,7 +68,7 @@ def main() -> None:
                 timings["lease"].append(time.perf_counter() - start)
 
                 start = time.perf_counter()
-                namespace, peer = hand.wire(index)
+                namespace, peer = wire_by_hand(stack, hand, index)
                 wired = time.perf_counter()
                 stack.lease(namespace, peer)
                 timings["hand"].append(wired - start)
