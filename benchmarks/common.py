@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +25,13 @@ from stratus.host.names import bridge_name
 from stratus.host.netlink import Netlink
 from stratus.network.agent import devices
 from stratus.testing.cloud import Cloud
+
+ROOT = Path(__file__).resolve().parents[1]
+# What `make run` builds and bootstrap registers: (script, folder under build/images, manifest).
+DEFAULT_IMAGES = (
+    ("build-guest-image.sh", "guest", "stratus-guest.json"),
+    ("build-container-image.sh", "busybox", "busybox.json"),
+)
 
 
 @contextmanager
@@ -45,6 +53,19 @@ def running_cloud(
             yield cloud
         finally:
             cloud.destroy()
+
+
+def default_images() -> list[Path]:
+    """The default images (the guest VM and busybox), built or found up to date where
+    ``make run`` builds them; their manifests, for :func:`running_cloud`."""
+    manifests = []
+    for script, folder, manifest in DEFAULT_IMAGES:
+        out = ROOT / "build" / "images" / folder
+        built = subprocess.run([ROOT / "tools" / script, out], capture_output=True, text=True)
+        if built.returncode != 0:
+            sys.exit(f"{script} failed:\n{built.stdout}{built.stderr}")
+        manifests.append(out / manifest)
+    return manifests
 
 
 def admin_token(cloud: Cloud) -> str:
