@@ -20,6 +20,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl.ifaddrmsg import IFA_F_NODAD
 
+from stratus.host import namespaces
 from stratus.host.errors import HostError
 from stratus.host.names import BRIDGE_PREFIX
 
@@ -54,8 +55,9 @@ class Netlink:
     def __init__(self, namespace: str | None = None) -> None:
         self.namespace = namespace
         try:
-            self._ipr = IPRoute(netns=namespace, flags=0) if namespace else IPRoute()
-        except OSError as e:
+            fd = namespaces.netlink_socket(namespace) if namespace else None
+            self._ipr = IPRoute(fileno=fd)
+        except (OSError, HostError) as e:
             raise HostError(f"cannot open netlink in namespace {namespace}: {e}") from e
 
     def close(self) -> None:
