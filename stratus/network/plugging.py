@@ -7,8 +7,13 @@ network's MTU), binds the port to this host through the network API (``PUT
 from ``binding:vif_details.bridge_name``, makes sure the bridge exists, attaches the
 device, and asks this host's L2 agent to reconcile at once: when it returns, the port's
 security groups are in force and the port is ACTIVE (unless ``wait`` is None: then the
-agent is only hinted). Start the instance only once ``plug`` has returned. ``unplug``
-removes the device and, unless told not to, unbinds the port. Both are idempotent.
+agent is only hinted). Start the instance only once ``plug`` has returned -- or split
+it: ``attach`` (device, binding, bridge), then start the instance paused, then
+``wait_wired`` (one L2 agent pass for any number of ports), then let it run. A port
+already bound here with the wanted device id and owner is not bound again, and a caller
+that holds the port (``port=``) or its network's MTU (``mtu=``) spares reading them.
+``unplug`` removes the device and, unless told not to, unbinds the port. Both are
+idempotent.
 
 The device in the bridge is always ``tap`` + the first 11 characters of the port id
 (:func:`device_name`), so that the L2 agent knows whose it is.
@@ -117,15 +122,45 @@ class Plugging:
         device_id: str | None = None,
         device_owner: str | None = None,
         wait: float | None = 30.0,
+        port: dict[str, Any] | None = None,
+        mtu: int | None = None,
     ) -> Plugged:
         """Bind the port here and attach ``device`` to its network's bridge; with ``wait``,
         return once the L2 agent has had a pass at it (``active`` says whether it could
         wire it; PlugError if no pass finished in time). A device this call made is
-        removed again when the port cannot be bound or attached."""
+        removed again when the port cannot be bound or attached.
+
+        ``port`` (the port as the caller last read it) and ``mtu`` (its network's) spare
+        reading them again; the port is not bound again when it already is bound here
+        with the wanted device id and owner."""
+        plugged = self.attach(
+            port_id, device, device_id=device_id, device_owner=device_owner, port=port, mtu=mtu
+        )
+        if wait is None:
+            self._hint()
+            return plugged
+        return self.wait_wired([plugged], wait)[0]
+
+    def attach(
+        self,
+        port_id: str,
+        device: Device,
+        *,
+        device_id: str | None = None,
+        device_owner: str | None = None,
+        port: dict[str, Any] | None = None,
+        mtu: int | None = None,
+    ) -> Plugged:
+        """The first half of :meth:`plug`: the device made, the port bound here and the
+        device in the bridge, but the L2 agent neither waited for nor hinted -- the
+        port's security groups are not in force yet: let no traffic from the device flow
+        (a domain started paused) until :meth:`wait_wired` has returned."""
         if device.name != device_name(port_id):
             raise PlugError(f"the device of port {port_id} must be named {device_name(port_id)}")
-        port = self._port("GET", port_id)
-        mtu = self._network(port["network_id"]).get("mtu") or None
+        if port is None:
+            port = self._port("GET", port_id)
+        if mtu is None:
+            mtu = self._network(port["network_id"]).get("mtu") or None
         # The device is made before the port is bound, so that the L2 agent's pass that
         # the binding sets off most likely finds it already in the bridge.
         try:
@@ -134,31 +169,49 @@ class Plugging:
         except HostError as e:
             raise PlugError(f"cannot make the device of port {port_id}: {e}") from e
         try:
-            port, bridge = self._bind_and_attach(port_id, device, device_id, device_owner)
+            port, bridge = self._bind_and_attach(port, device, device_id, device_owner)
         except PlugError:
             if made:
                 with Netlink() as host:
                     host.delete_link(device.name)
             raise
-        if wait is None:
-            self._hint()
-            return Plugged(port, bridge, mtu, active=False)
+        return Plugged(port, bridge, mtu, active=False)
+
+    def wait_wired(self, plugged: list[Plugged], wait: float = 30.0) -> list[Plugged]:
+        """The second half of :meth:`plug`, for ports :meth:`attach` attached: one pass
+        of this host's L2 agent, waited for (PlugError if none finished in time); when
+        this returns, their security groups are in force."""
+        if not plugged:
+            return []
         try:
             self.bus.call(topics.L2_AGENT, "sync", host=self.host, timeout=wait + 5, wait=wait)
         except BusError as e:
-            raise PlugError(f"the L2 agent of {self.host} did not wire port {port_id}: {e}") from e
-        port = self._port("GET", port_id)
-        return Plugged(port, bridge, mtu, active=port["status"] == "ACTIVE")
+            ports = ", ".join(p.port["id"] for p in plugged)
+            raise PlugError(f"the L2 agent of {self.host} did not wire port {ports}: {e}") from e
+        wired = []
+        for p in plugged:
+            port = self._port("GET", p.port["id"])
+            wired.append(Plugged(port, p.bridge, p.mtu, active=port["status"] == "ACTIVE"))
+        return wired
 
     def _bind_and_attach(
-        self, port_id: str, device: Device, device_id: str | None, device_owner: str | None
+        self,
+        port: dict[str, Any],
+        device: Device,
+        device_id: str | None,
+        device_owner: str | None,
     ) -> tuple[dict[str, Any], str]:
+        port_id = port["id"]
         binding: dict[str, Any] = {"binding:host_id": self.host}
         if device_id is not None:
             binding["device_id"] = device_id
         if device_owner is not None:
             binding["device_owner"] = device_owner
-        port = self._port("PUT", port_id, json={"port": binding})
+        bound = port.get("binding:vif_type") == "bridge" and (
+            port.get("binding:vif_details") or {}
+        ).get("bridge_name")
+        if not bound or any(port.get(k) != v for k, v in binding.items()):
+            port = self._port("PUT", port_id, json={"port": binding})
         if port.get("binding:vif_type") != "bridge":
             raise PlugError(
                 f"port {port_id} cannot be bound to host {self.host} "

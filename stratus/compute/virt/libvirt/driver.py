@@ -15,6 +15,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +41,14 @@ from stratus.compute.virt.libvirt.config import (
 from stratus.compute.virt.libvirt.disks import CONSOLE, DISK, Disks, qemu_img
 from stratus.compute.virt.libvirt.host import Host, power_state
 from stratus.compute.virt.libvirt.serial import SerialPorts
-from stratus.network.plugging import Plugging, Tap
+from stratus.network.plugging import Plugged, Plugging, Tap
 from stratus.runtime.config import Config
 
 LOG = logging.getLogger(__name__)
 
 CONSOLE_TAIL_BYTES = 100 * 1024
 POLL = 0.2
+PLUG_WAIT = 30.0  # seconds for this host's L2 agent to wire a server's taps
 UNDEFINE_FLAGS = (
     libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
     | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
@@ -91,8 +93,26 @@ class LibvirtDriver(VirtDriver):
             str(props.get("disk_format") or "qcow2"),
             instance["flavor"]["root_gb"],
         )
-        self._plug(instance, network_info)
-        self._define(instance, disk, network_info).create()
+        # Nova's pattern: the domain starts paused while this host's L2 agent wires its
+        # taps, and runs only once their security groups are in force, so that no
+        # packet of the guest's leaves before them.
+        plugged = self._attach(instance, network_info)
+        domain = self._define(instance, disk, network_info)
+        with ThreadPoolExecutor(1, thread_name_prefix="spawn-" + instance["uuid"][:8]) as pool:
+            started = pool.submit(self._start_paused, instance, domain)
+            self.plugging.wait_wired(plugged, PLUG_WAIT)
+            started.result()
+        try:
+            domain.resume()
+        except libvirt.libvirtError as exc:
+            raise VirtError(f"cannot run the domain of {instance['uuid']}: {exc}") from exc
+
+    @staticmethod
+    def _start_paused(instance: Instance, domain: libvirt.virDomain) -> None:
+        try:
+            domain.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED)
+        except libvirt.libvirtError as exc:
+            raise VirtError(f"cannot start the domain of {instance['uuid']}: {exc}") from exc
 
     def _boot(self, instance: Instance, disk: Path) -> Boot:
         kernel = ramdisk = None
@@ -116,11 +136,23 @@ class LibvirtDriver(VirtDriver):
                 raise VirtError(f"libvirt refused the domain of {instance['uuid']}: {exc}") from exc
 
     def _plug(self, instance: Instance, network_info: NetworkInfo) -> None:
+        """The taps made, bound and in their bridges, and wired by the L2 agent (one pass
+        for them all)."""
+        self.plugging.wait_wired(self._attach(instance, network_info), PLUG_WAIT)
+
+    def _attach(self, instance: Instance, network_info: NetworkInfo) -> list[Plugged]:
+        """The taps made, bound and in their bridges; not yet wired by the L2 agent."""
         owner = "compute:" + (instance.get("availability_zone") or "nova")
-        for vif in network_info:
-            self.plugging.plug(
-                vif["port_id"], Tap(vif["devname"]), device_id=instance["uuid"], device_owner=owner
+        return [
+            self.plugging.attach(
+                vif["port_id"],
+                Tap(vif["devname"]),
+                device_id=instance["uuid"],
+                device_owner=owner,
+                mtu=vif.get("mtu") or None,
             )
+            for vif in network_info
+        ]
 
     def _unplug(self, network_info: NetworkInfo) -> None:
         for vif in network_info:
