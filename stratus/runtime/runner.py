@@ -1,4 +1,4 @@
-"""Run parts: every API on its own port in one event loop, workers in the background.
+"""Run parts: every API on its own port and event loop, workers in the background.
 
 The same function runs the all-in-one cloud (``stratus up``: every enabled service's
 parts) and a single part of a split deployment (``stratus run PART``).
@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import socket
+import threading
 from collections.abc import Iterator, Sequence
 
 import uvicorn
@@ -28,7 +29,7 @@ class PortInUse(RuntimeError):
 
 
 class _Server(uvicorn.Server):
-    """A uvicorn server that leaves signal handling to the runner (several share a loop)."""
+    """A uvicorn server that leaves signal handling to the runner (several run at once)."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -58,7 +59,7 @@ def run(runtime: Runtime, names: Sequence[str]) -> None:
             LOG.info("starting %s", worker.name)
             worker.start()
             started.append(worker)
-        asyncio.run(_serve(apis, bind))
+        _serve(apis, bind)
     finally:
         for worker in reversed(started):
             LOG.info("stopping %s", worker.name)
@@ -69,7 +70,31 @@ def run(runtime: Runtime, names: Sequence[str]) -> None:
 KEEP_ALIVE_SECONDS = 75
 
 
-async def _serve(apis: Sequence[ApiPart], bind: str) -> None:
+def _serve(apis: Sequence[ApiPart], bind: str) -> None:
+    """Serve every API until SIGINT or SIGTERM (or until one of them stops)."""
+    stop = threading.Event()
+    main_pid = os.getpid()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        # Only the main process stops: a child forked from it (host tools do fork) that
+        # receives the signal dies of it as if it had no handler.
+        if os.getpid() == main_pid:
+            stop.set()
+        else:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal)
+    serve_apis(apis, bind, stop)
+
+
+def serve_apis(apis: Sequence[ApiPart], bind: str, stop: threading.Event) -> None:
+    """Serve every API, each on an event loop of its own thread, until ``stop`` is set or
+    one of them stops. Own loops give each API its own pool of worker threads for its
+    blocking handlers: on one shared pool, handlers of one API waiting on another API of
+    the same process (the container API on the image and network APIs, say) could hold
+    every thread and starve the handlers they wait for."""
     servers = [
         _Server(
             uvicorn.Config(
@@ -88,28 +113,16 @@ async def _serve(apis: Sequence[ApiPart], bind: str) -> None:
         )
         for api in apis
     ]
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    main_pid = os.getpid()
-
-    def on_signal(signum: int, _frame: object) -> None:
-        # Not loop.add_signal_handler: its wakeup fd is inherited by children forked
-        # from this process (host tools do fork), and a signal such a child receives
-        # would then be taken for ours and stop the whole cloud.
-        if os.getpid() == main_pid:
-            loop.call_soon_threadsafe(stop.set)
-        else:
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, on_signal)
-    tasks = [asyncio.create_task(server.serve()) for server in servers]
-    for api in apis:
+    threads = [
+        threading.Thread(target=asyncio.run, args=(server.serve(),), name=api.name, daemon=True)
+        for api, server in zip(apis, servers, strict=True)
+    ]
+    for api, thread in zip(apis, threads, strict=True):
+        thread.start()
         LOG.info("%s listening on %s:%d", api.name, bind, api.port)
-    waiter = asyncio.create_task(stop.wait())
-    await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    while not stop.is_set() and all(thread.is_alive() for thread in threads):
+        stop.wait(0.5)
     for server in servers:
         server.should_exit = True
-    await asyncio.gather(*tasks, return_exceptions=True)
-    waiter.cancel()
+    for thread in threads:
+        thread.join(timeout=15)
