@@ -20,42 +20,65 @@ from stratus.runtime.db import Database
 N = ComputeNode.__table__.c
 
 
+_NODES = ComputeNode.__table__
+_ALLOCATIONS = Allocation.__table__
+_NODE = sa.bindparam("claim_node_id", type_=sa.Integer)
+_VCPUS = sa.bindparam("claim_vcpus", type_=sa.Integer)
+_RAM = sa.bindparam("claim_memory_mb", type_=sa.Integer)
+_DISK = sa.bindparam("claim_disk_gb", type_=sa.Integer)
+
+# Built once (a decision only binds its numbers): the compare-and-set on the node's usage.
+_TAKE = (
+    sa.update(_NODES)
+    .where(
+        N.id == _NODE,
+        N.vcpus_used + _VCPUS <= (N.vcpus - N.reserved_vcpus) * N.cpu_allocation_ratio,
+        N.memory_mb_used + _RAM <= (N.memory_mb - N.reserved_memory_mb) * N.ram_allocation_ratio,
+        N.local_gb_used + _DISK <= (N.local_gb - N.reserved_disk_gb) * N.disk_allocation_ratio,
+    )
+    .values(
+        vcpus_used=N.vcpus_used + _VCPUS,
+        memory_mb_used=N.memory_mb_used + _RAM,
+        local_gb_used=N.local_gb_used + _DISK,
+    )
+)
+_RECORD = sa.insert(_ALLOCATIONS)
+
+
 def claim(db: Database, node_id: int, consumer_id: str, resources: Resources) -> bool:
     """Take ``resources`` from the node for the consumer; False if they do not fit."""
-    with db.session() as session:
-        return claim_in(session, node_id, consumer_id, resources)
+    with db.engine.begin() as connection:  # one short transaction, no ORM unit of work
+        return _claim(connection, node_id, consumer_id, resources)
 
 
 def claim_in(session: Session, node_id: int, consumer_id: str, resources: Resources) -> bool:
-    fits = sa.and_(
-        N.id == node_id,
-        N.vcpus_used + resources.vcpus <= (N.vcpus - N.reserved_vcpus) * N.cpu_allocation_ratio,
-        N.memory_mb_used + resources.memory_mb
-        <= (N.memory_mb - N.reserved_memory_mb) * N.ram_allocation_ratio,
-        N.local_gb_used + resources.disk_gb
-        <= (N.local_gb - N.reserved_disk_gb) * N.disk_allocation_ratio,
+    return _claim(session, node_id, consumer_id, resources)
+
+
+def _claim(
+    executor: Session | sa.Connection, node_id: int, consumer_id: str, resources: Resources
+) -> bool:
+    taken = executor.execute(
+        _TAKE,
+        {
+            "claim_node_id": node_id,
+            "claim_vcpus": resources.vcpus,
+            "claim_memory_mb": resources.memory_mb,
+            "claim_disk_gb": resources.disk_gb,
+        },
     )
-    result = session.execute(
-        sa.update(ComputeNode.__table__)
-        .where(fits)
-        .values(
-            vcpus_used=N.vcpus_used + resources.vcpus,
-            memory_mb_used=N.memory_mb_used + resources.memory_mb,
-            local_gb_used=N.local_gb_used + resources.disk_gb,
-        )
-    )
-    if result.rowcount != 1:
+    if taken.rowcount != 1:
         return False
-    session.add(
-        Allocation(
-            consumer_id=consumer_id,
-            node_id=node_id,
-            vcpus=resources.vcpus,
-            memory_mb=resources.memory_mb,
-            disk_gb=resources.disk_gb,
-        )
+    executor.execute(
+        _RECORD,
+        {
+            "consumer_id": consumer_id,
+            "node_id": node_id,
+            "vcpus": resources.vcpus,
+            "memory_mb": resources.memory_mb,
+            "disk_gb": resources.disk_gb,
+        },
     )
-    session.flush()
     return True
 
 

@@ -4,6 +4,7 @@ short while; a stale view can only cost a failed claim, never an overcommitted h
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import defaultdict
@@ -85,62 +86,101 @@ def service_is_up(service: _Liveness, down_time: int, now: datetime | None = Non
     return (now or utcnow()) - service.last_seen_up <= timedelta(seconds=down_time)
 
 
-def load_host_states(db: Database, default_az: str, down_time: int) -> list[HostState]:
-    """Every node as the scheduler sees it (plain rows: this runs every second)."""
+def load_host_states(
+    db: Database, default_az: str, down_time: int, decoded: dict[str, Any] | None = None
+) -> list[HostState]:
+    """Every node as the scheduler sees it (plain rows: this runs every second).
+
+    ``decoded`` maps a capabilities document as stored to its decoded form, kept by the
+    caller between loads: hosts report the same few documents, so each is parsed once."""
     services = Service.__table__.c
     members, items = AggregateHost.__table__.c, AggregateMetadata.__table__.c
-    with db.session() as session:
+    with db.engine.connect() as connection:
         up = {
             row.host: (service_is_up(row, down_time), row.disabled)
-            for row in session.execute(
+            for row in connection.execute(
                 sa.select(
                     services.host, services.disabled, services.forced_down, services.last_seen_up
                 ).where(services.binary == AGENT_BINARY)
             )
         }
         metadata: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-        for host, key, value in session.execute(
+        for host, key, value in connection.execute(
             sa.select(members.host, items.key, items.value)
             .select_from(AggregateHost.__table__)
             .join(AggregateMetadata.__table__, items.aggregate_id == members.aggregate_id)
         ):
             metadata[host][key].add(value)
-        nodes = session.execute(sa.select(ComputeNode.__table__)).mappings().all()
+        nodes = connection.execute(_NODE_QUERY).all()
+    if decoded is None:
+        decoded = {}
+    elif len(decoded) > _DECODED_MAX:
+        decoded.clear()
     states = []
     for node in nodes:
-        service_up, disabled = up.get(node["host"], (False, True))
-        host_metadata = metadata.get(node["host"], {})
-        zones = sorted(host_metadata.get(AZ_KEY, ()))
+        host, name, node_id, node_uuid, raw, *values = node
+        service_up, disabled = up.get(host, (False, True))
+        host_metadata = metadata.get(host)
+        if host_metadata:
+            zones = sorted(host_metadata.get(AZ_KEY, ()))
+            zone = zones[0] if zones else default_az
+            aggregate_metadata = {k: set(v) for k, v in host_metadata.items()}
+        else:
+            zone, aggregate_metadata = default_az, {}
         states.append(
             HostState(
-                host=node["host"],
-                node=node["hypervisor_hostname"],
-                node_id=node["id"],
-                node_uuid=node["uuid"],
-                **{field: node[field] for field in _NODE_FIELDS},
+                host,
+                name,
+                node_id,
+                node_uuid,
+                *values,
+                capabilities=_decode(raw, decoded),
                 service_up=service_up,
                 service_disabled=disabled,
-                availability_zone=zones[0] if zones else default_az,
-                aggregate_metadata={k: set(v) for k, v in host_metadata.items()},
+                availability_zone=zone,
+                aggregate_metadata=aggregate_metadata,
             )
         )
     return states
 
 
-_NODE_FIELDS = (
-    "vcpus",
-    "memory_mb",
-    "local_gb",
-    "vcpus_used",
-    "memory_mb_used",
-    "local_gb_used",
-    "reserved_vcpus",
-    "reserved_memory_mb",
-    "reserved_disk_gb",
-    "cpu_allocation_ratio",
-    "ram_allocation_ratio",
-    "disk_allocation_ratio",
-    "capabilities",
+def _decode(raw: Any, decoded: dict[str, Any]) -> dict[str, Any]:
+    """A node's capabilities from the column as the driver returns it untyped: JSON text
+    (SQLite, MariaDB), parsed once per distinct document, or already a dict (PostgreSQL).
+    Hosts may share the decoded dict: nothing changes it in place."""
+    if raw is None:
+        return {}
+    if isinstance(raw, bytes | bytearray):
+        raw = raw.decode()
+    if not isinstance(raw, str):
+        return dict(raw)
+    value = decoded.get(raw)
+    if value is None:
+        value = decoded[raw] = json.loads(raw) or {}
+    return value
+
+
+_DECODED_MAX = 10_000
+_N = ComputeNode.__table__.c
+# In HostState's positional order; capabilities as the stored text, decoded by _decode.
+_NODE_QUERY = sa.select(
+    _N.host,
+    _N.hypervisor_hostname,
+    _N.id,
+    _N.uuid,
+    sa.type_coerce(_N.capabilities, sa.Text),
+    _N.vcpus,
+    _N.memory_mb,
+    _N.local_gb,
+    _N.vcpus_used,
+    _N.memory_mb_used,
+    _N.local_gb_used,
+    _N.reserved_vcpus,
+    _N.reserved_memory_mb,
+    _N.reserved_disk_gb,
+    _N.cpu_allocation_ratio,
+    _N.ram_allocation_ratio,
+    _N.disk_allocation_ratio,
 )
 
 
@@ -155,11 +195,14 @@ class HostCache:
         self._lock = threading.Lock()
         self._states: list[HostState] = []
         self._loaded = -float("inf")
+        self._decoded: dict[str, Any] = {}
 
     def get(self) -> list[HostState]:
         with self._lock:
             if time.monotonic() - self._loaded > self._ttl:
-                self._states = load_host_states(self._db, self._default_az, self._down_time)
+                self._states = load_host_states(
+                    self._db, self._default_az, self._down_time, self._decoded
+                )
                 self._loaded = time.monotonic()
             return self._states
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Sequence
 from typing import Any
 
 from stratus.compute import options  # noqa: F401 - declares the options read here
@@ -49,13 +50,18 @@ class Scheduler:
         return chosen
 
     def _place(self, request: RequestSpec, consumer: str) -> dict[str, Any]:
+        subset = self.subset_size
         for attempt in range(2):  # the second time on freshly loaded hosts
             if attempt:
                 self.hosts.invalidate()
             candidates = self._candidates(request)
-            ranked = [host for _, host in weighers.weigh(candidates, request, self.weighers)]
+            totals = weighers.weights(candidates, request, self.weighers)
+            # The best few are enough until claims fail on them; then all, in order.
+            ranked = [candidates[i] for i in weighers.best(totals, subset)]
+            complete = len(ranked) == len(candidates)
+            failed: set[int] = set()
             while ranked:
-                host = random.choice(ranked[: self.subset_size])
+                host = random.choice(ranked[:subset])
                 if claims.claim(self.db, host.node_id, consumer, request.resources):
                     host.consume(request.resources)
                     if request.group is not None:
@@ -67,6 +73,14 @@ class Scheduler:
                         "node_uuid": host.node_uuid,
                     }
                 ranked.remove(host)
+                failed.add(host.node_id)
+                if not complete and len(ranked) < subset:
+                    ranked = [
+                        candidates[i]
+                        for i in weighers.best(totals, len(candidates))
+                        if candidates[i].node_id not in failed
+                    ]
+                    complete = True
             if not candidates:
                 break  # nothing passed the filters: reloading would not help
         raise NoValidHost(NO_VALID_HOST + "There are not enough hosts available.")
@@ -81,15 +95,34 @@ class Scheduler:
                 if h.host == request.force_host
                 and (request.force_node is None or h.node == request.force_node)
             ]
-        for name, make_check in self.filters:
-            check = make_check(request)
-            if check is None:
-                continue
+        checks = [(name, make_check(request)) for name, make_check in self.filters]
+        checks = [(name, check) for name, check in checks if check is not None]
+        fused = [(name, check) for name, check in checks if filters.fusable(check)]
+        for name, check in checks:
             before = len(hosts)
-            hosts = [host for host in hosts if check(host)]
+            if not filters.fusable(check):
+                hosts = [host for host in hosts if check(host)]
+            elif check is fused[0][1]:  # all the fusable checks at the first one's place
+                passed = filters.passing(hosts, [c for _, c in fused])
+                if not passed:  # name the one that leaves none, as one by one would
+                    name = _first_to_empty(hosts, fused)
+                elif len(fused) > 1:
+                    name = ", ".join(n for n, _ in fused)
+                hosts = passed
+            else:
+                continue  # run with the first
             if len(hosts) < before:
                 LOG.debug("%s left %d of %d hosts", name, len(hosts), before)
             if not hosts:
                 LOG.info("no host passed %s for %s", name, request.consumers)
                 break
         return hosts
+
+
+def _first_to_empty(hosts: list[HostState], checks: Sequence[tuple[str, filters.HostCheck]]) -> str:
+    """The filter that leaves no host when the checks run one after the other."""
+    for name, check in checks:
+        hosts = [host for host in hosts if check(host)]
+        if not hosts:
+            return name
+    return checks[-1][0]

@@ -7,8 +7,10 @@ wins. Positive resource multipliers spread servers out, negative ones stack them
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from stratus.compute import options  # noqa: F401 - declares the options read here
 from stratus.compute.scheduler.hosts import HostState
@@ -77,15 +79,62 @@ def weigh(
     hosts: Sequence[HostState], spec: RequestSpec, weighers: Sequence[Weigher]
 ) -> list[tuple[float, HostState]]:
     """The hosts with their total weights, best first."""
-    totals = [0.0] * len(hosts)
+    totals = weights(hosts, spec, weighers)
+    return [(totals[i], hosts[i]) for i in best(totals, len(totals))]
+
+
+def weights(
+    hosts: Sequence[HostState], spec: RequestSpec, weighers: Sequence[Weigher]
+) -> list[float]:
+    """Each host's total weight, in the order of ``hosts``: each weigher's ratings scaled
+    to 0..1 (min and max in one pass), times its multiplier, added in the weighers' order."""
+    terms: list[tuple[float, float, float]] = []  # multiplier, low, span
+    columns: list[list[float]] = []
     for weigher in weighers:
         if not weigher.multiplier or not weigher.applies(spec):
             continue
-        ratings = [weigher.rate(host, spec) for host in hosts]
+        attribute = _ATTRIBUTES.get(weigher.name)
+        if attribute is not None:  # a plain attribute: read without a call per host
+            ratings = list(map(attrgetter(attribute), hosts))
+        else:
+            ratings = [weigher.rate(host, spec) for host in hosts]
         low, high = min(ratings, default=0.0), max(ratings, default=0.0)
-        if high == low:
-            continue
-        for i, rating in enumerate(ratings):
-            totals[i] += weigher.multiplier * (rating - low) / (high - low)
-    ranked = sorted(zip(totals, range(len(hosts)), strict=True), key=lambda x: -x[0])
-    return [(weight, hosts[i]) for weight, i in ranked]
+        if high != low:
+            terms.append((weigher.multiplier, low, high - low))
+            columns.append(ratings)
+    if not terms:
+        return [0.0] * len(hosts)
+    if len(terms) == 3:  # the default (RAM, CPU, disk): one pass over the hosts
+        (m1, l1, s1), (m2, l2, s2), (m3, l3, s3) = terms
+        if m1 == m2 == m3 == 1.0:  # the default multipliers: the same sums, fewer steps
+            return [
+                (r1 - l1) / s1 + (r2 - l2) / s2 + (r3 - l3) / s3
+                for r1, r2, r3 in zip(*columns, strict=True)
+            ]
+        return [
+            0.0 + m1 * (r1 - l1) / s1 + m2 * (r2 - l2) / s2 + m3 * (r3 - l3) / s3
+            for r1, r2, r3 in zip(*columns, strict=True)
+        ]
+    totals = [0.0] * len(hosts)
+    for (multiplier, low, span), ratings in zip(terms, columns, strict=True):
+        totals = [
+            total + multiplier * (rating - low) / span
+            for total, rating in zip(totals, ratings, strict=True)
+        ]
+    return totals
+
+
+def best(totals: Sequence[float], count: int) -> list[int]:
+    """The indexes of the ``count`` highest totals, best first; ties keep the hosts' order
+    (as a stable sort of all of them would), without sorting all when few are wanted."""
+    if count >= len(totals):
+        return sorted(range(len(totals)), key=lambda i: -totals[i])
+    return heapq.nlargest(count, range(len(totals)), key=totals.__getitem__)
+
+
+# The resource weighers rate a host by one of its attributes.
+_ATTRIBUTES = {
+    "RAMWeigher": "free_ram_mb",
+    "CPUWeigher": "free_vcpus",
+    "DiskWeigher": "free_disk_gb",
+}

@@ -175,3 +175,69 @@ def test_soft_group_weighers(conf: Config) -> None:
     assert _weigh(conf, hosts, soft_anti)[0] == "h2"
     soft = spec(group=GroupInfo("g", "soft-affinity", hosts=["h2"]))
     assert _weigh(conf, hosts, soft)[0] == "h2"
+
+
+def test_one_pass_filters_agree_with_one_by_one() -> None:
+    hosts = [
+        host("full-ram", memory_mb_used=3500),
+        host("full-disk", local_gb_used=95),
+        host("full-cpu", vcpus_used=3),
+        host("down", service_up=False),
+        host("disabled", service_disabled=True),
+        host("fits"),
+    ]
+    request = spec()
+    checks = [
+        make(request)
+        for make in (
+            filters.compute_filter,
+            filters.ram_filter,
+            filters.disk_filter,
+            filters.core_filter,
+        )
+    ]
+    assert all(filters.fusable(check) for check in checks)
+    one_by_one = [h for h in hosts if all(check(h) for check in checks)]
+    assert [h.host for h in filters.passing(hosts, checks)] == ["fits"]
+    assert filters.passing(hosts, checks) == one_by_one
+    assert [h.host for h in filters.passing(hosts, checks[1:])] == ["down", "disabled", "fits"]
+
+
+def test_best_few_are_the_head_of_the_full_ranking(conf: Config) -> None:
+    # Ties (equal hosts) keep the hosts' order, as the full sort does.
+    hosts = [host(f"h{i}", memory_mb_used=(i * 37) % 5 * 500, vcpus_used=i % 3) for i in range(40)]
+    ranked = weighers.weigh(hosts, spec(), weighers.configured(conf))
+    totals = weighers.weights(hosts, spec(), weighers.configured(conf))
+    assert [hosts[i] for i in weighers.best(totals, 7)] == [h for _, h in ranked[:7]]
+    assert [w for w, _ in ranked] == sorted(totals, reverse=True)
+
+
+def _reference_ranking(hosts: list[HostState], request: RequestSpec, conf: Config) -> list[str]:
+    """Every weigher over every host, scaled and summed one after the other, all sorted."""
+    totals = [0.0] * len(hosts)
+    for weigher in weighers.configured(conf):
+        if not weigher.multiplier or not weigher.applies(request):
+            continue
+        ratings = [weigher.rate(h, request) for h in hosts]
+        low, high = min(ratings), max(ratings)
+        if high == low:
+            continue
+        for i, rating in enumerate(ratings):
+            totals[i] += weigher.multiplier * (rating - low) / (high - low)
+    order = sorted(zip(totals, range(len(hosts)), strict=True), key=lambda x: -x[0])
+    return [hosts[i].host for _, i in order]
+
+
+@pytest.mark.parametrize(
+    "multipliers",
+    [{}, {"ram_weight_multiplier": 2.0, "cpu_weight_multiplier": -0.5}],
+)
+def test_weights_match_the_reference(multipliers: dict[str, float]) -> None:
+    conf = Config(None, {"filter_scheduler": multipliers})
+    hosts = [
+        host(f"h{i}", memory_mb_used=(i * 7) % 11 * 300, vcpus_used=i % 4, local_gb_used=i % 9)
+        for i in range(60)
+    ]
+    group = spec(group=GroupInfo("g", "soft-affinity", hosts=["h3", "h3", "h8"]))
+    for request in (spec(), group):
+        assert _weigh(conf, hosts, request) == _reference_ranking(hosts, request, conf)

@@ -110,3 +110,33 @@ def test_concurrent_requests_fill_hosts_exactly(conf, db, add_host) -> None:
     placed = [h for h in hosts if h]
     assert len(placed) == 40
     assert all(placed.count(f"h{i}") == 10 for i in range(4))
+
+
+def test_failed_claims_fall_back_to_the_rest_of_the_ranking(conf, db, add_host) -> None:
+    # A stale cache: the best hosts are full in the database; the claim moves down the
+    # ranking past the whole subset without reloading, and never overcommits.
+    for i in range(5):
+        add_host(f"h{i}", memory_mb=512 * (10 - i))
+    scheduler = Scheduler(conf, db, cache_ttl=60)
+    scheduler.subset_size = 2
+    scheduler.select_destinations(request(["warm"]))  # loads the cache
+    with db.session() as session:
+        for node in session.query(ComputeNode).filter(ComputeNode.host.in_(["h0", "h1", "h2"])):
+            node.memory_mb_used = node.memory_mb
+    chosen = scheduler.select_destinations(request(["a"]))[0]["host"]
+    assert chosen in {"h3", "h4"}
+
+
+def test_capabilities_documents_are_decoded_once(db, add_host) -> None:
+    from stratus.compute.scheduler.hosts import load_host_states
+
+    caps = {"supported_instances": [["x86_64", "fake", "hvm"]], "hypervisor_version": 7}
+    for i in range(3):
+        add_host(f"h{i}", capabilities=caps)
+    add_host("bare")
+    decoded: dict[str, Any] = {}
+    states = {s.host: s for s in load_host_states(db, "nova", 60, decoded)}
+    assert states["h0"].capabilities == caps
+    assert states["h0"].capabilities is states["h2"].capabilities
+    assert states["bare"].capabilities == {}
+    assert len(decoded) == 2  # the document and {}
