@@ -17,12 +17,22 @@ class Networking:
     def __init__(self, client: NetworkClient) -> None:
         self.client = client
 
-    def allocate(self, instance: dict[str, Any], host: str) -> list[dict[str, Any]]:
-        """Create or bind the server's ports on ``host``; all or none."""
+    def allocate(
+        self,
+        instance: dict[str, Any],
+        host: str,
+        ports: dict[str, dict[str, Any]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Create or bind the server's ports on ``host``; all or none. ``ports``, when
+        given, receives each port as the network API returned it, by id (for plugging,
+        which need not read them again)."""
         made: list[dict[str, Any]] = []
         try:
             for item in instance["request"].get("networks") or []:
-                made.append(self.allocate_one(instance, host, item))
+                port, vif = self._allocate_one(instance, host, item)
+                made.append(vif)
+                if ports is not None:
+                    ports[port["id"]] = port
         except Exception:
             self.deallocate(instance, made)
             raise
@@ -33,14 +43,19 @@ class Networking:
     ) -> dict[str, Any]:
         """Bind the port ``item`` names, or create one on its network; its network_info
         entry."""
+        return self._allocate_one(instance, host, item)[1]
+
+    def _allocate_one(
+        self, instance: dict[str, Any], host: str, item: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         if item.get("port_id"):
             port = self.client.bind_port(item["port_id"], instance, host)
-            return self.client.network_info(port, preexisting=True)
+            return port, self.client.network_info(port, preexisting=True)
         security_groups = instance["request"].get("security_group_ids")
         port = self.client.create_port(
             instance, item["network_id"], host, security_groups, item.get("fixed_ip")
         )
-        return self.client.network_info(port, preexisting=False)
+        return port, self.client.network_info(port, preexisting=False)
 
     def release(self, vif: dict[str, Any]) -> None:
         """Delete a port the server made; unbind one it was given."""

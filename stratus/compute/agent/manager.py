@@ -169,8 +169,9 @@ class ComputeAgent:
             host = instance["host"]
             network_info: list[dict[str, Any]] = []
             try:
-                network_info = self.networking.allocate(instance, host)
-                self.driver.spawn(instance, network_info)
+                ports: dict[str, dict[str, Any]] = {}
+                network_info = self.networking.allocate(instance, host, ports)
+                self.driver.spawn(instance, network_info, ports)
             except Exception as exc:
                 LOG.warning("building %s on %s failed: %s", instance["uuid"], host, exc)
                 self._cleanup(instance, network_info)

@@ -43,8 +43,15 @@ class VirtDriver(ABC):
         """The servers that have a domain on the host, by uuid, with their power states."""
 
     @abstractmethod
-    def spawn(self, instance: Instance, network_info: NetworkInfo) -> None:
-        """Create the server's disks and domain and start it."""
+    def spawn(
+        self,
+        instance: Instance,
+        network_info: NetworkInfo,
+        ports: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
+        """Create the server's disks and domain and start it. ``ports``: the ports of
+        ``network_info`` as the network API last showed them, by id, when the caller
+        holds them (a driver need not read them again)."""
 
     @abstractmethod
     def destroy(self, instance: Instance) -> None:

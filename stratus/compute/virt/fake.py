@@ -117,7 +117,12 @@ class FakeDriver(VirtDriver):
         with self._lock:
             return {uuid: d.power_state for uuid, d in self._domains.get(host, {}).items()}
 
-    def spawn(self, instance: Instance, network_info: NetworkInfo) -> None:
+    def spawn(
+        self,
+        instance: Instance,
+        network_info: NetworkInfo,
+        ports: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
         host = instance["host"]
         if self.boot_delay:
             time.sleep(self.boot_delay)

@@ -293,6 +293,38 @@ def test_a_tap_is_plugged_and_unplugged(cloud: Cloud, net: Topology) -> None:
     cloud.ok("DELETE", f"ports/{port['id']}")
 
 
+def test_a_port_bound_here_already_is_not_bound_again(cloud: Cloud, net: Topology) -> None:
+    """What compute does when it made the port bound: no binding and no reads the caller
+    spares; attach, then one L2 agent pass (the domain runs paused in between)."""
+    port = cloud.create("port", network_id=net.b["id"], name="bound")
+    tap = Tap(device_name(port["id"]))
+    owner = {"device_id": "vm", "device_owner": "compute:nova"}
+    first = cloud.plugging.plug(port["id"], tap, **owner)
+    api, calls = cloud.plugging.api, []
+
+    class Recording:
+        def request(self, method: str, path: str, **kwargs: Any) -> Any:
+            calls.append((method, path))
+            return api.request(method, path, **kwargs)
+
+    cloud.plugging.api = Recording()
+    try:
+        attached = cloud.plugging.attach(port["id"], tap, port=first.port, mtu=first.mtu, **owner)
+        assert calls == [] and not attached.active and attached.bridge == first.bridge
+        [wired] = cloud.plugging.wait_wired([attached])
+        assert wired.active and calls == [("GET", f"/v2.0/ports/{port['id']}")]
+        calls.clear()
+        cloud.plugging.plug(port["id"], tap, device_id="vm2", wait=None)  # another owner
+        assert ("PUT", f"/v2.0/ports/{port['id']}") in calls
+    finally:
+        cloud.plugging.api = api
+    assert cloud.port(port["id"])["device_id"] == "vm2"
+    cloud.plugging.unplug(port["id"], tap)
+    with Netlink() as host:
+        assert host.index(tap.name) is None
+    cloud.ok("DELETE", f"ports/{port['id']}")
+
+
 def test_ports_plugged_at_once_all_go_active(cloud: Cloud, net: Topology) -> None:
     ports = [cloud.create("port", network_id=net.b["id"], name=f"many{i}") for i in range(4)]
     veths = [

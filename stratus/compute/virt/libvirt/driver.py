@@ -85,7 +85,12 @@ class LibvirtDriver(VirtDriver):
 
     # -- building and deleting ----------------------------------------------------------
 
-    def spawn(self, instance: Instance, network_info: NetworkInfo) -> None:
+    def spawn(
+        self,
+        instance: Instance,
+        network_info: NetworkInfo,
+        ports: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
         props = instance.get("image_properties") or {}
         disk = self.disks.create(
             instance["uuid"],
@@ -96,7 +101,7 @@ class LibvirtDriver(VirtDriver):
         # Nova's pattern: the domain starts paused while this host's L2 agent wires its
         # taps, and runs only once their security groups are in force, so that no
         # packet of the guest's leaves before them.
-        plugged = self._attach(instance, network_info)
+        plugged = self._attach(instance, network_info, ports)
         domain = self._define(instance, disk, network_info)
         with ThreadPoolExecutor(1, thread_name_prefix="spawn-" + instance["uuid"][:8]) as pool:
             started = pool.submit(self._start_paused, instance, domain)
@@ -140,8 +145,14 @@ class LibvirtDriver(VirtDriver):
         for them all)."""
         self.plugging.wait_wired(self._attach(instance, network_info), PLUG_WAIT)
 
-    def _attach(self, instance: Instance, network_info: NetworkInfo) -> list[Plugged]:
+    def _attach(
+        self,
+        instance: Instance,
+        network_info: NetworkInfo,
+        ports: dict[str, dict[str, Any]] | None = None,
+    ) -> list[Plugged]:
         """The taps made, bound and in their bridges; not yet wired by the L2 agent."""
+        ports = ports or {}
         owner = "compute:" + (instance.get("availability_zone") or "nova")
         return [
             self.plugging.attach(
@@ -149,6 +160,7 @@ class LibvirtDriver(VirtDriver):
                 Tap(vif["devname"]),
                 device_id=instance["uuid"],
                 device_owner=owner,
+                port=ports.get(vif["port_id"]),
                 mtu=vif.get("mtu") or None,
             )
             for vif in network_info
