@@ -137,11 +137,13 @@ class Conductor:
         reason: str | None = None,
         detail: str | None = None,
         addresses: dict[str, Any] | None = None,
+        done: bool = True,
     ) -> None:
         """A container's state as its agent sees it; a deleting container stays so. A
         create that failed (Creating to Error) frees the container's ports at once: the
         agent reports that only when its engine holds nothing of the container, and never
-        makes it again. A capsule's port stays until the capsule goes."""
+        makes it again. A capsule's port stays until the capsule goes. Not ``done``: an
+        engine event in the middle of an action, whose task state and events go on."""
         if status == states.ERROR:
             self._free_failed_create(uuid)
         with self.db.session() as session:
@@ -151,10 +153,11 @@ class Conductor:
             row.status = status
             row.status_reason = reason
             row.status_detail = detail
-            row.task_state = None
             if addresses is not None:
                 row.addresses = addresses
-            actions.finish(session, uuid, status, reason)
+            if done:
+                row.task_state = None
+                actions.finish(session, uuid, status, reason)
 
     def _free_failed_create(self, uuid: str) -> None:
         with self.db.session() as session:

@@ -155,10 +155,12 @@ class ContainerAgent:
         self.driver.resize(uuid, height, width)
 
     def refresh(self, uuid: str) -> None:
-        """Report a container the engine says changed (it died, say), if it still exists."""
+        """Report a container the engine says changed (it died, say), if it still exists.
+        The event may come from an action under way (a stop's SIGTERM, a commit's pause):
+        the action is over only when its own report comes."""
         state = self.driver.states().get(uuid)
         if state is not None:
-            self._report(uuid, state)
+            self._report(uuid, state, done=False)
 
     # --- reconciliation -------------------------------------------------------------
 
@@ -243,7 +245,7 @@ class ContainerAgent:
             state = State(state.status, reason, state.detail)
         self._report(uuid, state)
 
-    def _report(self, uuid: str, state: State) -> None:
+    def _report(self, uuid: str, state: State, done: bool = True) -> None:
         self.bus.cast(
             CONDUCTOR_TOPIC,
             "report_state",
@@ -251,6 +253,7 @@ class ContainerAgent:
             status=state.status,
             reason=state.reason,
             detail=state.detail,
+            done=done,
         )
 
     def _report_host(self, cpus: int, memory_mb: int, driver_status: str | None) -> None:
