@@ -17,6 +17,7 @@ import time
 import traceback
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +171,14 @@ class ComputeAgent:
             network_info: list[dict[str, Any]] = []
             try:
                 ports: dict[str, dict[str, Any]] = {}
-                network_info = self.networking.allocate(instance, host, ports)
+                # The disk is made while the ports are.
+                with ThreadPoolExecutor(1, thread_name_prefix="prepare") as pool:
+                    prepared = pool.submit(self.driver.prepare, instance)
+                    try:
+                        network_info = self.networking.allocate(instance, host, ports)
+                    finally:
+                        wait([prepared])
+                prepared.result()
                 self.driver.spawn(instance, network_info, ports)
             except Exception as exc:
                 LOG.warning("building %s on %s failed: %s", instance["uuid"], host, exc)

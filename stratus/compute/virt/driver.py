@@ -53,6 +53,12 @@ class VirtDriver(ABC):
         ``network_info`` as the network API last showed them, by id, when the caller
         holds them (a driver need not read them again)."""
 
+    def prepare(self, instance: Instance) -> None:
+        """What of the server's build needs no network: done (e.g. its disk made) while
+        its ports are made, before :meth:`spawn`; what it made goes with :meth:`destroy`.
+        Nothing by default."""
+        return None
+
     @abstractmethod
     def destroy(self, instance: Instance) -> None:
         """Stop the server and remove its domain and disks (nothing if it has none)."""

@@ -91,13 +91,7 @@ class LibvirtDriver(VirtDriver):
         network_info: NetworkInfo,
         ports: dict[str, dict[str, Any]] | None = None,
     ) -> None:
-        props = instance.get("image_properties") or {}
-        disk = self.disks.create(
-            instance["uuid"],
-            instance["image_ref"],
-            str(props.get("disk_format") or "qcow2"),
-            instance["flavor"]["root_gb"],
-        )
+        disk = self._disk(instance)
         # Nova's pattern: the domain starts paused while this host's L2 agent wires its
         # taps, and runs only once their security groups are in force, so that no
         # packet of the guest's leaves before them.
@@ -111,6 +105,20 @@ class LibvirtDriver(VirtDriver):
             domain.resume()
         except libvirt.libvirtError as exc:
             raise VirtError(f"cannot run the domain of {instance['uuid']}: {exc}") from exc
+
+    def prepare(self, instance: Instance) -> None:
+        """The disk made and the kernel and ramdisk cached (the ports are being made)."""
+        self._boot(instance, self._disk(instance))
+
+    def _disk(self, instance: Instance) -> Path:
+        """The server's disk, made if missing."""
+        props = instance.get("image_properties") or {}
+        return self.disks.create(
+            instance["uuid"],
+            instance["image_ref"],
+            str(props.get("disk_format") or "qcow2"),
+            instance["flavor"]["root_gb"],
+        )
 
     @staticmethod
     def _start_paused(instance: Instance, domain: libvirt.virDomain) -> None:
