@@ -164,17 +164,20 @@ class Plugging:
         # The device is made before the port is bound, so that the L2 agent's pass that
         # the binding sets off most likely finds it already in the bridge.
         try:
-            with Netlink() as host:
-                made = self._make(host, device, port["mac_address"], mtu)
+            session = Netlink()  # one netlink session for it all
         except HostError as e:
             raise PlugError(f"cannot make the device of port {port_id}: {e}") from e
-        try:
-            port, bridge = self._bind_and_attach(port, device, device_id, device_owner)
-        except PlugError:
-            if made:
-                with Netlink() as host:
+        with session as host:
+            try:
+                made = self._make(host, device, port["mac_address"], mtu)
+            except HostError as e:
+                raise PlugError(f"cannot make the device of port {port_id}: {e}") from e
+            try:
+                port, bridge = self._bind_and_attach(host, port, device, device_id, device_owner)
+            except PlugError:
+                if made:
                     host.delete_link(device.name)
-            raise
+                raise
         return Plugged(port, bridge, mtu, active=False)
 
     def wait_wired(self, plugged: list[Plugged], wait: float = 30.0) -> list[Plugged]:
@@ -196,6 +199,7 @@ class Plugging:
 
     def _bind_and_attach(
         self,
+        host: Netlink,
         port: dict[str, Any],
         device: Device,
         device_id: str | None,
@@ -219,9 +223,8 @@ class Plugging:
             )
         bridge = port["binding:vif_details"]["bridge_name"]
         try:
-            with Netlink() as host:
-                devices.ensure_bridge(host, self.bridge_records, port["network_id"])
-                host.attach(device.name, bridge)
+            devices.ensure_bridge(host, self.bridge_records, port["network_id"])
+            host.attach(device.name, bridge)
         except HostError as e:
             raise PlugError(f"cannot attach port {port_id} to {bridge}: {e}") from e
         return port, bridge

@@ -37,6 +37,10 @@ class Disks:
         self.images = images
         self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
         self._guard = threading.Lock()
+        # cached images' virtual sizes, by path, inode, size and mtime (one qemu-img fork
+        # fewer per boot; a cached image is never written again, but a changed file is
+        # measured anew)
+        self._sizes: dict[tuple[Path, int, int, int], int] = {}
 
     def cached(self, image_id: str) -> Path:
         """The image's data on this host, downloaded the first time it is asked for."""
@@ -66,7 +70,7 @@ class Disks:
         if disk.exists():
             return disk
         backing = "raw" if disk_format in ("raw", "iso") else "qcow2"
-        size = max(root_gb * GIB, self.virtual_size(base))
+        size = max(root_gb * GIB, self._base_size(base))
         qemu_img(
             "create", "-q", "-f", "qcow2", "-F", backing, "-b", str(base), str(disk), str(size)
         )
@@ -76,6 +80,14 @@ class Disks:
         """Make the disk as large as a new flavor's root disk (disks never shrink)."""
         if root_gb * GIB > self.virtual_size(disk):
             qemu_img("resize", "-q", str(disk), str(root_gb * GIB))
+
+    def _base_size(self, base: Path) -> int:
+        stat = base.stat()
+        key = (base, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        size = self._sizes.get(key)
+        if size is None:
+            size = self._sizes[key] = self.virtual_size(base)
+        return size
 
     @staticmethod
     def virtual_size(path: Path) -> int:
