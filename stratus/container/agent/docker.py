@@ -258,6 +258,18 @@ class DockerDriver:
         )
         return {c.labels[LABEL]: state_of(c.attrs["State"]) for c in found}
 
+    def state(self, uuid: str) -> State | None:
+        """One inspect of the container's name (None if there is none, or it is not one
+        this host's agent made)."""
+        try:
+            found = self._call(lambda c: c.api.inspect_container(container_name(uuid)))
+        except docker.errors.NotFound:
+            return None
+        labels = found.get("Config", {}).get("Labels") or {}
+        if labels.get(LABEL) != uuid or labels.get(HOST_LABEL) != self.host:
+            return None
+        return state_of(found["State"])
+
     def volume_owners(self) -> set[str]:
         return self._call(self.mounts.owners)
 

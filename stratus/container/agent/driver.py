@@ -86,6 +86,10 @@ class Driver(Protocol):
     def states(self) -> dict[str, State]:
         """The state of every container this driver made, by uuid."""
 
+    def state(self, uuid: str) -> State | None:
+        """The state of one container this driver made (None if there is no such
+        container): one look at the engine, where ``states`` looks at every container."""
+
     def volume_owners(self) -> set[str]:
         """The uuids of the containers whose volumes this driver holds (whether or not it
         holds the container itself)."""

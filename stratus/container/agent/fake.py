@@ -122,6 +122,12 @@ class FakeDriver:
                 for uuid, c in self.containers.items()
             }
 
+    def state(self, uuid: str) -> State | None:
+        self._check()
+        with self._lock:
+            c = self.containers.get(uuid)
+            return None if c is None else State(c["status"], None, c.get("detail"))
+
     def volume_owners(self) -> set[str]:
         self._check()
         with self._lock:

@@ -63,7 +63,7 @@ class ContainerAgent:
         uuid = container["uuid"]
         with self._creating_lock(uuid):
             try:
-                if uuid in self.driver.states():
+                if self.driver.state(uuid) is not None:
                     return
                 self.driver.create(container, self.image_data(container["image_id"] or ""))
                 if start:
@@ -158,7 +158,7 @@ class ContainerAgent:
         """Report a container the engine says changed (it died, say), if it still exists.
         The event may come from an action under way (a stop's SIGTERM, a commit's pause):
         the action is over only when its own report comes."""
-        state = self.driver.states().get(uuid)
+        state = self.driver.state(uuid)
         if state is not None:
             self._report(uuid, state, done=False)
 
@@ -238,7 +238,7 @@ class ContainerAgent:
         self._report_current(uuid)
 
     def _report_current(self, uuid: str, reason: str | None = None) -> None:
-        state = self.driver.states().get(uuid)
+        state = self.driver.state(uuid)
         if state is None:
             state = State(states.ERROR, "The container is gone from the engine.")
         elif reason:

@@ -50,6 +50,7 @@ class Recorder:
         reason: str | None = None,
         detail: str | None = None,
         addresses: dict[str, Any] | None = None,
+        done: bool = True,
     ) -> None:
         with self.changed:
             self.states[uuid] = (status, reason, detail)

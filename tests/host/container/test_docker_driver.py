@@ -40,6 +40,7 @@ def test_lifecycle_with_limits(
     uuid = spec["uuid"]
     driver.create(spec, made.image_data)
     assert driver.states()[uuid].status == "Created"
+    assert driver.state(uuid) == driver.states()[uuid]  # one inspect, the same state
     attrs = docker_client.containers.get(container_name(uuid)).attrs
     host_config = attrs["HostConfig"]
     assert host_config["Memory"] == 64 * 2**20
@@ -108,6 +109,9 @@ def test_another_hosts_agent_never_sees_the_container(driver: DockerDriver, made
     other = DockerDriver(driver.url, f"{driver.host}-other")
     assert spec["uuid"] in driver.states()
     assert spec["uuid"] not in other.states()
+    assert driver.state(spec["uuid"]) is not None
+    assert other.state(spec["uuid"]) is None
+    assert driver.state("no-such-uuid") is None
 
 
 def test_image_driver_docker_uses_the_local_engine(
@@ -132,6 +136,8 @@ def test_engine_unreachable_is_driver_unavailable(tmp_path: object) -> None:
         driver.host_info()
     with pytest.raises(DriverUnavailable):
         driver.states()
+    with pytest.raises(DriverUnavailable):
+        driver.state("some-uuid")
     for action in (
         lambda: driver.execute("some-uuid", ["true"]),
         lambda: driver.commit("some-uuid", "snap", "latest"),
