@@ -4,6 +4,7 @@ tests), for tests: fresh databases and a bus per :func:`open_env`."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 import uuid
@@ -32,7 +33,7 @@ from stratus.runtime.clients.network import NetworkApi
 from stratus.runtime.config import Config
 from stratus.runtime.identity_client import IdentityClient
 from stratus.runtime.process import Runtime
-from stratus.testing.identity import InProcessIdentity, User, start_identity
+from stratus.testing.identity import PASSWORD, InProcessIdentity, User, start_identity
 
 ZUN_PASSWORD = "zun-secret"
 GLANCE_PASSWORD = "glance-secret"
@@ -224,3 +225,20 @@ def open_env(
         finally:
             listener.stop()
             runtime.close()
+
+
+def demo_cli_env(identity_url: str, home: Path) -> dict[str, str]:
+    """The environment that points the real ``openstack`` client at ``identity_url`` as
+    the demo user (and nothing of the caller's own ``OS_*`` settings)."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("OS_")},
+        "OS_AUTH_URL": f"{identity_url}/v3",
+        "OS_IDENTITY_API_VERSION": "3",
+        "OS_USERNAME": "demo",
+        "OS_PASSWORD": PASSWORD,
+        "OS_PROJECT_NAME": "demo",
+        "OS_USER_DOMAIN_ID": "default",
+        "OS_PROJECT_DOMAIN_ID": "default",
+        "OS_REGION_NAME": "RegionOne",
+        "HOME": str(home),
+    }

@@ -6,7 +6,6 @@ network attach, list and detach; add and remove security group; delete frees the
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from zunclient import client as zunclient
 from stratus.testing import container
 from stratus.testing.cloud import BIN, free_port, run_command
 from stratus.testing.container import Env
-from stratus.testing.identity import PASSWORD, InProcessIdentity
+from stratus.testing.identity import InProcessIdentity
 from stratus.testing.serve import serve
 from tests.api.container.test_networking import group_id, net, network, ports_of
 
@@ -46,18 +45,7 @@ def test_networks_with_the_openstack_client(env: Env, api_port: int, tmp_path: P
     web, default = group_id(env, "web"), group_id(env, "default")
     given = net(env, "POST", "ports", json={"port": {"network_id": net2}})["port"]
     with serve(env.identity.client.app) as identity_url, serve(env.app, port=api_port):
-        cli_env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("OS_")},
-            "OS_AUTH_URL": f"{identity_url}/v3",
-            "OS_IDENTITY_API_VERSION": "3",
-            "OS_USERNAME": "demo",
-            "OS_PASSWORD": PASSWORD,
-            "OS_PROJECT_NAME": "demo",
-            "OS_USER_DOMAIN_ID": "default",
-            "OS_PROJECT_DOMAIN_ID": "default",
-            "OS_REGION_NAME": "RegionOne",
-            "HOME": str(tmp_path),
-        }
+        cli_env = container.demo_cli_env(identity_url, tmp_path)
 
         def openstack(*args: str) -> str:
             command = [str(BIN / "openstack"), "appcontainer", *args]

@@ -8,7 +8,6 @@ outlives a restart and goes with the container, and injects a file."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,8 +19,8 @@ import pytest
 
 from stratus.container.agent.docker import container_name
 from stratus.container.agent.docker_mounts import volume_name
+from stratus.testing import container
 from stratus.testing.cloud import BIN, run_command
-from stratus.testing.identity import PASSWORD
 from stratus.testing.serve import serve
 
 if TYPE_CHECKING:
@@ -36,18 +35,7 @@ def openstack(env: Env, api_port: int, tmp_path: Path) -> Iterator[Openstack]:
     """``openstack appcontainer ARGS...`` as the demo user, with the APIs served: its
     output (``check=False``: ``"<exit code>:<output><errors>"``)."""
     with serve(env.identity.client.app) as identity_url, serve(env.app, port=api_port):
-        cli_env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("OS_")},
-            "OS_AUTH_URL": f"{identity_url}/v3",
-            "OS_IDENTITY_API_VERSION": "3",
-            "OS_USERNAME": "demo",
-            "OS_PASSWORD": PASSWORD,
-            "OS_PROJECT_NAME": "demo",
-            "OS_USER_DOMAIN_ID": "default",
-            "OS_PROJECT_DOMAIN_ID": "default",
-            "OS_REGION_NAME": "RegionOne",
-            "HOME": str(tmp_path),
-        }
+        cli_env = container.demo_cli_env(identity_url, tmp_path)
 
         def openstack(*args: str, check: bool = True) -> str:
             command = [str(BIN / "openstack"), "appcontainer", *args]
