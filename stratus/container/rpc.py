@@ -208,6 +208,11 @@ class Conductor:
         with self.db.session() as session:
             rows = session.scalars(sa.select(Container).where(Container.host == hostname))
             return [
-                {**spec(row), "status": row.status, "status_detail": row.status_detail}
+                {
+                    **spec(row),
+                    "status": row.status,
+                    "status_detail": row.status_detail,
+                    "start_requested": row.start_requested,
+                }
                 for row in rows
             ]

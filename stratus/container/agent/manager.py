@@ -59,13 +59,16 @@ class ContainerAgent:
 
     def create(self, container: dict[str, Any], start: bool) -> None:
         """Make (and start) the container; a second create of it (a reconciliation that
-        met the API's create in flight) finds it made and does nothing."""
+        met the API's create in flight) finds it made, and only starts it if asked to and
+        it never ran."""
         uuid = container["uuid"]
         with self._creating_lock(uuid):
             try:
-                if self.driver.state(uuid) is not None:
+                made = self.driver.state(uuid)
+                if made is None:
+                    self.driver.create(container, self.image_data(container["image_id"] or ""))
+                elif not (start and made.status == states.CREATED):
                     return
-                self.driver.create(container, self.image_data(container["image_id"] or ""))
                 if start:
                     self.driver.start(uuid)
             except Exception as exc:  # any failure is the container's Error, with the reason
@@ -188,7 +191,7 @@ class ContainerAgent:
         if record["status"] == states.DELETING:
             self.delete(uuid)
         elif state is None and record["status"] == states.CREATING:
-            self.create(record, start=False)
+            self.create(record, start=bool(record.get("start_requested")))
         elif state is None:
             if record["status"] != states.ERROR:  # an Error keeps the reason it has
                 self._report(uuid, State(states.ERROR, "The container is gone from the engine."))

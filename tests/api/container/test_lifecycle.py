@@ -31,6 +31,24 @@ def test_create_without_run_is_created(env: Env) -> None:
     env.wait_status(container["uuid"], "Running")
 
 
+def test_a_lost_run_is_made_and_started_by_reconciliation(env: Env, monkeypatch) -> None:
+    """The agent never heard of a run (its message was lost): its next pass makes the
+    container and starts it, as asked; a second create of a made one only starts it."""
+    env.image()
+    monkeypatch.setattr(env.agent, "create", lambda container, start: None)
+    uuid = env.run()["uuid"]
+    assert env.show(uuid)["status"] == "Creating" and uuid not in env.driver.containers
+    monkeypatch.undo()
+    env.agent.reconcile()
+    env.wait_status(uuid, "Running")
+
+    made = env.run(run=False)
+    env.wait_status(made["uuid"], "Created")
+    spec = env.driver.containers[made["uuid"]]["spec"]
+    env.agent.create(spec, start=True)  # the API's run meeting a reconciliation's create
+    env.wait_status(made["uuid"], "Running")
+
+
 def test_actions_move_through_the_states(env: Env) -> None:
     env.image()
     uuid = env.run()["uuid"]
