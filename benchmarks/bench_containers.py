@@ -18,10 +18,13 @@ Docker, libvirt; builds the default images as ``make run`` does).
    ``CONCURRENT`` threads. Every run starts with no container of the run before; a create
    the API refuses is counted and the run goes on with the others.
 3. ``stratus demo`` on the same cloud: its wall time and its ping results.
+
+usage: python benchmarks/bench_containers.py [--parts one many demo] [--runs N]
 """
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import re
 import secrets
@@ -343,11 +346,11 @@ HAND_STEPS = [
 ]
 
 
-def one_at_a_time(api: ContainerApi, hand: HandWired, events: EngineEvents) -> None:
+def one_at_a_time(api: ContainerApi, hand: HandWired, events: EngineEvents, count: int) -> None:
     network_id = api.network("bench-one", ONE_CIDR)
     first = one_by_api(api, events, network_id, 0)
     runs: dict[str, list[Marks]] = {"api": [], "hand": []}
-    for index in range(RUNS):
+    for index in range(count):
         runs["api"].append(one_by_api(api, events, network_id, index + 1))
         runs["hand"].append(one_by_hand(hand, events, index))
     rows: list[list[object]] = []
@@ -357,7 +360,7 @@ def one_at_a_time(api: ContainerApi, hand: HandWired, events: EngineEvents) -> N
     totals = [stats([m["reachable"] - m["begin"] for m in runs[p]]) for p in ("api", "hand")]
     rows.append(["ratio api / raw (total)", *(a / h for a, h in zip(*totals, strict=True))])
     print_table(
-        f"Container to Running and reachable, one at a time ({RUNS} runs each, alternating; ms; "
+        f"Container to Running and reachable, one at a time ({count} runs each, alternating; ms; "
         "steps from Docker's events)",
         ["step", "median", "min", "max"],
         rows,
@@ -467,7 +470,16 @@ def demo(cloud: Cloud) -> None:
     print_table("stratus demo (VM + containers on one network, openstack CLI)", ["", ""], rows)
 
 
+PARTS = ("one", "many", "demo")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument("--runs", type=int, default=RUNS, help=f"one at a time (1-{RUNS})")
+    args = parser.parse_args()
+    if not 1 <= args.runs <= RUNS:  # the baseline's addresses after RUNS are the burst's
+        parser.error(f"--runs must be from 1 to {RUNS}")
     exit_on_sigterm()
     manifests = default_images()
     token = "bc" + secrets.token_hex(2)
@@ -479,9 +491,12 @@ def main() -> None:
         try:
             hand.start()
             api.prepare()
-            one_at_a_time(api, hand, events)
-            many_at_once(api, hand)
-            demo(cloud)
+            if "one" in args.parts:
+                one_at_a_time(api, hand, events, args.runs)
+            if "many" in args.parts:
+                many_at_once(api, hand)
+            if "demo" in args.parts:
+                demo(cloud)
         finally:
             try:
                 api.settle()
