@@ -112,6 +112,16 @@ class Ruleset:
 
 
 @dataclass(frozen=True)
+class Applied:
+    """What :func:`apply` installed: given back to the next ``apply``, which then reads
+    nothing back and changes only what differs (see ``iptables``)."""
+
+    installed: Mapping[int, iptables.Installed]
+    sets: Mapping[str, tuple[str, ...]]  # set name -> its members
+    spoofing: str
+
+
+@dataclass(frozen=True)
 class Batch:
     """The rendered firewall: chains per address family, the sets they match, and the
     ``nft`` script of the Ethernet-level anti-spoofing table."""
@@ -154,25 +164,38 @@ def assign_zones(bridges: Iterable[str], current: Mapping[str, int]) -> dict[str
     return zones
 
 
-def apply(ruleset: Ruleset, *, prefix: str = DEFAULT_PREFIX) -> None:
+def apply(
+    ruleset: Ruleset, *, prefix: str = DEFAULT_PREFIX, previous: Applied | None = None
+) -> Applied:
     """Install ``ruleset``, replacing whatever this prefix had installed before.
 
     Sets are filled first (each swapped in atomically), then each family's chains change
     in one ``iptables-restore`` batch and the anti-spoofing table in one ``nft``
-    transaction, then sets no rule uses any more are destroyed.
+    transaction, then sets no rule uses any more are destroyed. Without ``previous`` (what
+    the last call returned) everything is read back from the host and rewritten, which
+    also repairs changes made behind our back; with it, only what changed is written.
     """
     iptables.check_prefix(prefix)
     _ensure_bridge_netfilter()
-    installed = {family: iptables.read(family, prefix) for family in FAMILIES}
+    if previous is None:
+        installed = {family: iptables.read(family, prefix) for family in FAMILIES}
+        old_sets: dict[str, tuple[str, ...] | None] = dict.fromkeys(ipsets.names(prefix))
+    else:
+        installed, old_sets = dict(previous.installed), dict(previous.sets)
     current_zones = _installed_zones(installed[4], prefix)
     bridges = {bridge_name(p.network_id) for p in ruleset.ports}
     batch = render(ruleset, zones=assign_zones(bridges, current_zones), prefix=prefix)
-    old_sets = set(ipsets.names(prefix))
-    ipsets.apply(batch.sets)
+    ipsets.apply([s for s in batch.sets if old_sets.get(s.name) != s.members])
     for family in FAMILIES:
         iptables.apply(family, batch.chains[family], prefix, installed=installed[family])
-    commands.run(["nft", "-f", "-"], stdin=batch.spoofing)
-    ipsets.destroy(old_sets - {s.name for s in batch.sets})
+    if previous is None or previous.spoofing != batch.spoofing:
+        commands.run(["nft", "-f", "-"], stdin=batch.spoofing)
+    ipsets.destroy(old_sets.keys() - {s.name for s in batch.sets})
+    return Applied(
+        installed={f: iptables.installed_of(batch.chains[f]) for f in FAMILIES},
+        sets={s.name: s.members for s in batch.sets},
+        spoofing=batch.spoofing,
+    )
 
 
 def remove_all(*, prefix: str = DEFAULT_PREFIX) -> None:

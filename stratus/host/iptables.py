@@ -2,11 +2,13 @@
 
 Everything an owner installs lives in chains named ``PREFIX-...``, each reached from a
 built-in chain by one plain jump inserted at the top. A batch declares every wanted chain
-(which creates it, or empties it if it exists), fills it, inserts missing jumps, and
-removes the owner's chains and jumps that are no longer wanted. Chains of anyone else
-(Docker's, the administrator's) are never named in a batch, so they are left as they are.
-The owner's current chains are read back with ``iptables-save`` before each batch, so a
-batch also repairs whatever was changed behind our back.
+whose rules differ from the installed ones (which creates it, or empties it if it
+exists) and fills it, inserts missing jumps, and removes the owner's chains and jumps
+that are no longer wanted. Chains of anyone else (Docker's, the administrator's) are never
+named in a batch, so they are left as they are. The owner's current chains are read back
+with ``iptables-save`` before a batch, so that it also repairs whatever was changed behind
+our back -- unless the caller gives what its last batch installed (:func:`installed_of`),
+which spares the read and makes the batch hold only what changed since.
 """
 
 from __future__ import annotations
@@ -68,25 +70,48 @@ def parse_save(text: str, prefix: str) -> Installed:
 
 
 def restore_input(wanted: Sequence[Chain], installed: Installed) -> str:
-    """The ``iptables-restore --noflush`` input that turns ``installed`` into ``wanted``."""
+    """The ``iptables-restore --noflush`` input that turns ``installed`` into ``wanted``
+    (empty when they are the same)."""
     tables = sorted({c.table for c in wanted} | set(installed.chains) | set(installed.hooks))
     out: list[str] = []
     for table in tables:
         chains = [c for c in wanted if c.table == table]
-        stale = sorted(installed.chains.get(table, set()) - {c.name for c in chains})
+        present_chains = installed.chains.get(table, set())
+        changed = [
+            c
+            for c in chains
+            if c.name not in present_chains
+            or installed.rules.get((table, c.name), []) != list(c.rules)
+        ]
+        stale = sorted(present_chains - {c.name for c in chains})
         hooks = {(c.hook, c.name) for c in chains if c.hook}
         present = installed.hooks.get(table, [])
+        dropped = [(b, n) for b, n in present if (b, n) not in hooks]
+        added = sorted(hooks - set(present))
+        if not (changed or stale or dropped or added):
+            continue
         out.append(f"*{table}")
         # Declaring a chain creates it, or empties it when it exists (also with --noflush).
-        out += [f":{name} - [0:0]" for name in [c.name for c in chains] + stale]
-        out += [
-            f"-D {builtin} -j {name}" for builtin, name in present if (builtin, name) not in hooks
-        ]
-        out += [f"-I {builtin} 1 -j {name}" for builtin, name in sorted(hooks - set(present))]
-        out += [f"-A {c.name} {rule}" for c in chains for rule in c.rules]
+        out += [f":{name} - [0:0]" for name in [c.name for c in changed] + stale]
+        out += [f"-D {builtin} -j {name}" for builtin, name in dropped]
+        out += [f"-I {builtin} 1 -j {name}" for builtin, name in added]
+        out += [f"-A {c.name} {rule}" for c in changed for rule in c.rules]
         out += [f"-X {name}" for name in stale]
         out.append("COMMIT")
     return "".join(line + "\n" for line in out)
+
+
+def installed_of(chains: Sequence[Chain]) -> Installed:
+    """What a batch that made ``chains`` left installed, as :func:`read` would find it
+    (rule for rule as we wrote them)."""
+    found = Installed()
+    for chain in chains:
+        found.chains.setdefault(chain.table, set()).add(chain.name)
+        if chain.hook:
+            found.hooks.setdefault(chain.table, []).append((chain.hook, chain.name))
+        if chain.rules:
+            found.rules[(chain.table, chain.name)] = list(chain.rules)
+    return found
 
 
 def read(family: int, prefix: str, *, namespace: str | None = None) -> Installed:

@@ -8,8 +8,10 @@ from ``binding:vif_details.bridge_name``, makes sure the bridge exists, attaches
 device, and asks this host's L2 agent to reconcile at once: when it returns, the port's
 security groups are in force and the port is ACTIVE (unless ``wait`` is None: then the
 agent is only hinted). Start the instance only once ``plug`` has returned -- or split
-it: ``attach`` (device, binding, bridge), then start the instance paused, then
-``wait_wired`` (one L2 agent pass for any number of ports), then let it run. A port
+it: ``make`` (only the device, which a hypervisor may need to find at start), start the
+instance paused, meanwhile ``attach`` (device, binding, bridge) and ``wait_wired`` (one
+L2 agent pass for any number of ports, or none when the agent's last pass already put
+their security groups in force), then let it run. A port
 already bound here with the wanted device id and owner is not bound again, and a caller
 that holds the port (``port=``) or its network's MTU (``mtu=``) spares reading them.
 ``unplug`` removes the device and, unless told not to, unbinds the port. Both are
@@ -180,17 +182,31 @@ class Plugging:
                 raise
         return Plugged(port, bridge, mtu, active=False)
 
+    def make(self, device: Device, mac: str, mtu: int | None) -> bool:
+        """Only the device, out of any bridge (e.g. a tap that QEMU must find when the
+        domain starts, before :meth:`attach`); True when made here, False when it existed."""
+        try:
+            with Netlink() as host:
+                return self._make(host, device, mac, mtu)
+        except HostError as e:
+            raise PlugError(f"cannot make device {device.name}: {e}") from e
+
     def wait_wired(self, plugged: list[Plugged], wait: float = 30.0) -> list[Plugged]:
         """The second half of :meth:`plug`, for ports :meth:`attach` attached: one pass
-        of this host's L2 agent, waited for (PlugError if none finished in time); when
-        this returns, their security groups are in force."""
+        of this host's L2 agent, waited for (PlugError if none finished in time), or none
+        when its last pass already put their security groups in force; when this
+        returns, they are in force."""
         if not plugged:
             return []
+        ids = [p.port["id"] for p in plugged]
         try:
-            self.bus.call(topics.L2_AGENT, "sync", host=self.host, timeout=wait + 5, wait=wait)
+            self.bus.call(
+                topics.L2_AGENT, "sync", host=self.host, timeout=wait + 5, wait=wait, ports=ids
+            )
         except BusError as e:
-            ports = ", ".join(p.port["id"] for p in plugged)
-            raise PlugError(f"the L2 agent of {self.host} did not wire port {ports}: {e}") from e
+            raise PlugError(
+                f"the L2 agent of {self.host} did not wire port {', '.join(ids)}: {e}"
+            ) from e
         wired = []
         for p in plugged:
             port = self._port("GET", p.port["id"])

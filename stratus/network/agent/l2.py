@@ -12,8 +12,14 @@ ports (``get_l2_state``), and then:
 - attaches each port's device (``tap`` + port id, see ``devices``) found on the host to
   its bridge (or detaches it while the port's admin state is down), and reports those
   ports ACTIVE and the others DOWN;
-- installs the host's security groups in one firewall batch;
+- installs the host's security groups in one firewall batch (holding only what changed
+  since the last batch, except on periodic full passes, which read the host's firewall
+  back and so also repair what was changed behind the agent's back);
 - removes the bridges and uplinks it made for networks that have nothing here any more.
+
+Port plugging that waits for a port whose security groups the last pass already put in
+force (the port was bound here before its device was made) is served without a pass:
+the device is checked in its bridge and the port reported ACTIVE (``wire_quickly``).
 
 A network whose uplink cannot be made (a VLAN on a kernel without 802.1Q, a missing
 interface) is logged with the reason and its ports stay DOWN; the others go on.
@@ -53,8 +59,10 @@ class L2Agent(loop.Agent):
         self.local_ip: str = conf.vxlan.local_ip
         self.udp_port: int = conf.vxlan.udp_port
         self._wired: dict[str, tuple[dict[str, Any], str | None]] = {}  # id -> (state, uplink)
-        self._ruleset: firewall.Ruleset | None = None
+        self._ruleset: firewall.Ruleset | None = None  # in force
+        self._applied: firewall.Applied | None = None  # what installed it, for the next
         self._statuses: dict[str, bool] = {}  # port id -> wired, as last reported
+        self._ports: dict[str, dict[str, Any]] = {}  # the host's ports, as the last pass saw
 
     def configurations(self) -> dict[str, Any]:
         return {
@@ -80,7 +88,34 @@ class L2Agent(loop.Agent):
             wired = self._attach_devices(host, state["ports"], ready, bridges)
             self._apply_firewall(state, full)
             self._report_ports(state["ports"], wired, full)
+            self._ports = {p["id"]: p for p in state["ports"]}
             self._remove_orphans(host, made, networks.values())
+
+    def wire_quickly(self, port_ids: list[str]) -> bool:
+        """Ports the last pass saw bound here, up, on a wired network and in the firewall
+        it installed, whose devices are in their bridges now (port plugging put them
+        there since): reported ACTIVE without a pass."""
+        in_force = {p.device for p in self._ruleset.ports} if self._ruleset else set()
+        ports = [self._ports[i] for i in port_ids if i in self._ports]
+        if len(ports) < len(port_ids) or not all(
+            p["admin_state_up"]
+            and p["network_id"] in self._wired
+            and devices.port_device(p["id"]) in in_force
+            for p in ports
+        ):
+            return False
+        with Netlink() as host:
+            bridges = host.bridges()
+        if not all(
+            devices.port_device(p["id"]) in bridges.get(bridge_name(p["network_id"]), ())
+            for p in ports
+        ):
+            return False
+        up = sorted(i for i in port_ids if not self._statuses.get(i))
+        if up:
+            self.server("update_ports_status", up=up, down=[])
+            self._statuses.update(dict.fromkeys(up, True))
+        return True
 
     # -- networks ----------------------------------------------------------------------
 
@@ -214,9 +249,12 @@ class L2Agent(loop.Agent):
     def _apply_firewall(self, state: dict[str, Any], full: bool) -> None:
         ruleset = ruleset_of(state)
         if full or ruleset != self._ruleset:
-            self._ruleset = None  # unknown until the batch is in
+            # Unknown until the batch is in. A full pass reads the host's firewall back
+            # and repairs it; the others only write what changed since the last batch.
+            self._ruleset = None
+            previous, self._applied = (None if full else self._applied), None
             if ruleset.ports:
-                firewall.apply(ruleset, prefix=self.prefix)
+                self._applied = firewall.apply(ruleset, prefix=self.prefix, previous=previous)
             else:  # a host without ports keeps no chains, jumps or tables of ours
                 firewall.remove_all(prefix=self.prefix)
             self._ruleset = ruleset

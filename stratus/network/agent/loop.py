@@ -9,8 +9,11 @@ recorded the agent (its state for an unknown agent would be empty, and the agent
 tear everything down).
 
 On the bus, an agent serves its topic for its host: ``changed(**ids)`` (the server's
-hint, by fanout) and ``sync(wait)`` (a call: reconcile now and return when done; port
-plugging uses it to return once the port is wired).
+hint, by fanout) and ``sync(wait, ports)`` (a call: reconcile now and return when done;
+port plugging uses it to return once the port is wired). A sync naming ports is first
+tried the quick way (:meth:`Agent.wire_quickly`, on the agent's thread between passes):
+a port whose security groups the last pass already put in force only needs its device
+checked and its status reported, not a whole pass.
 """
 
 from __future__ import annotations
@@ -51,6 +54,11 @@ class Agent(ABC):
 
     def configurations(self) -> dict[str, Any]:
         return {}
+
+    def wire_quickly(self, port_ids: list[str]) -> bool:
+        """Report the ports wired without a pass, if the last pass left nothing else to
+        do for them; False (nothing done) when a pass is needed."""
+        return False
 
     @abstractmethod
     def reconcile(self, full: bool) -> None:
@@ -93,6 +101,7 @@ class Runner:
         self._requested = 0  # passes asked for (hints, sync calls)
         self._done = 0  # the request count the last finished pass covered
         self._failure: str | None = None  # why the last pass failed
+        self._quick: list[_QuickSync] = []  # syncs to try the quick way, oldest first
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._listener: Listener | None = None
@@ -128,8 +137,14 @@ class Runner:
             self._requested += 1
             self._cond.notify_all()
 
-    def sync(self, timeout: float) -> None:
-        """Reconcile now and wait for that pass; SyncFailed if it failed or timed out."""
+    def sync(self, timeout: float, ports: list[str] | None = None) -> None:
+        """Reconcile now and wait for that pass; SyncFailed if it failed or timed out.
+        With ``ports``, return at once if the agent can wire them without a pass."""
+        if ports:
+            started = time.monotonic()
+            if self._sync_quickly(ports, timeout):
+                return
+            timeout = max(0.0, timeout - (time.monotonic() - started))
         with self._cond:
             self._requested += 1
             wanted = self._requested
@@ -144,6 +159,16 @@ class Runner:
             if self._failure is not None:
                 raise SyncFailed(self._failure)
 
+    def _sync_quickly(self, ports: list[str], timeout: float) -> bool:
+        request = _QuickSync(ports)
+        with self._cond:
+            self._quick.append(request)
+            self._cond.notify_all()
+            self._cond.wait_for(lambda: request.done or self._stopping, timeout=timeout)
+            if request in self._quick:  # not taken in time: a pass will do
+                self._quick.remove(request)
+        return request.wired
+
     # -- the thread ------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -156,12 +181,16 @@ class Runner:
                     now = time.monotonic()
                     hinted = registered and self._requested > self._done
                     due = min(next_report, next_pass) if registered else next_report
-                    if hinted or now >= due:
+                    if hinted or now >= due or (registered and self._quick):
                         break
                     self._cond.wait(due - now)
                 if self._stopping:
                     return
                 covered = self._requested
+                quick, self._quick = self._quick, []
+            if quick:
+                self._wire_quickly(quick)
+                continue
             if not registered or now >= next_report:
                 reported = self._report(start=not registered)
                 registered = registered or reported
@@ -183,6 +212,17 @@ class Runner:
             return self.resync_interval
         return min(RETRY_SECONDS * 2 ** (failures - 1), self.resync_interval)
 
+    def _wire_quickly(self, requests: list[_QuickSync]) -> None:
+        for request in requests:
+            try:
+                request.wired = self.agent.wire_quickly(request.ports)
+            except Exception:
+                LOG.exception("%s: wiring %s quickly failed", self.agent.binary, request.ports)
+        with self._cond:
+            for request in requests:
+                request.done = True
+            self._cond.notify_all()
+
     def _report(self, start: bool) -> bool:
         try:
             self.agent.report(start)
@@ -202,6 +242,15 @@ class Runner:
         return None
 
 
+class _QuickSync:
+    """A sync naming ports, waiting to be tried the quick way."""
+
+    def __init__(self, ports: list[str]) -> None:
+        self.ports = ports
+        self.done = False
+        self.wired = False
+
+
 class _Endpoint:
     """What an agent serves on its topic."""
 
@@ -211,8 +260,8 @@ class _Endpoint:
     def changed(self, **ids: Any) -> None:
         self._runner.poke()
 
-    def sync(self, wait: float = 30.0) -> None:
-        self._runner.sync(wait)
+    def sync(self, wait: float = 30.0, ports: list[str] | None = None) -> None:
+        self._runner.sync(wait, ports)
 
 
 def part(name: str, agent: Agent) -> WorkerPart:

@@ -91,6 +91,30 @@ def test_restore_input_adds_a_missing_hook_at_the_top() -> None:
     assert iptables.restore_input([], iptables.Installed()) == ""
 
 
+def test_restore_input_against_a_batch_of_ours_holds_only_what_changed() -> None:
+    forward = Chain("filter", "t-FORWARD", ("-j t-i-a", "-j t-i-b"), hook="FORWARD")
+    port_a = Chain("filter", "t-i-a", ("-p icmp -j RETURN", "-j DROP"))
+    port_b = Chain("filter", "t-i-b", ("-j DROP",))
+    installed = iptables.installed_of([forward, port_a, port_b])
+    assert iptables.restore_input([forward, port_a, port_b], installed) == ""
+    # b's rules change and a goes: b is rewritten, FORWARD loses a's jump, a is removed
+    wanted = [
+        Chain("filter", "t-FORWARD", ("-j t-i-b",), hook="FORWARD"),
+        Chain("filter", "t-i-b", ("-p tcp --dport 22 -j RETURN", "-j DROP")),
+    ]
+    assert iptables.restore_input(wanted, installed) == (
+        "*filter\n"
+        ":t-FORWARD - [0:0]\n"
+        ":t-i-b - [0:0]\n"
+        ":t-i-a - [0:0]\n"
+        "-A t-FORWARD -j t-i-b\n"
+        "-A t-i-b -p tcp --dport 22 -j RETURN\n"
+        "-A t-i-b -j DROP\n"
+        "-X t-i-a\n"
+        "COMMIT\n"
+    )
+
+
 @pytest.mark.parametrize("prefix", ["", "Stratus", "stratus-x", "abcdefghijk"])
 def test_bad_prefixes_are_refused(prefix: str) -> None:
     with pytest.raises(ValueError):

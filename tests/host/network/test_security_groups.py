@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from stratus.host import commands, firewall, ipsets, namespaces
+from stratus.host import commands, firewall, ipsets, iptables, namespaces
 from stratus.host.firewall import Port, Rule, Ruleset
 from stratus.host.netlink import Netlink
 
@@ -75,7 +75,7 @@ def test_rules_remote_groups_spoofing_and_port_security(lab: Lab) -> None:
     members = {"client": ("10.60.0.1", "fd60::1"), "web": ("10.60.0.2", "fd60::2")}
     ruleset = Ruleset(ports=(port_a, port_b, port_c), rules=RULES, members=members)
     firewall.apply(ruleset, prefix=lab.prefix)
-    firewall.apply(ruleset, prefix=lab.prefix)  # idempotent
+    applied = firewall.apply(ruleset, prefix=lab.prefix)  # idempotent
     lab.listen(b.namespace, "10.60.0.2", 8000)
     lab.listen(b.namespace, "10.60.0.2", 8001)
 
@@ -102,19 +102,26 @@ def test_rules_remote_groups_spoofing_and_port_security(lab: Lab) -> None:
     assert namespaces.run_in(a.namespace, arp_answered, a.mac, "10.60.0.1", "10.60.0.3")
     assert not namespaces.run_in(a.namespace, arp_answered, a.mac, "10.60.0.2", "10.60.0.3", SHORT)
 
-    # group membership changes swap the set's contents; rules stay
+    # From here on each batch is written against the one before (as the L2 agent's hinted
+    # passes do): only what changed. Group membership changes swap the set's contents.
     grown = dataclasses.replace(ruleset, members={**members, "client": ("10.60.0.1", "10.60.0.3")})
-    firewall.apply(grown, prefix=lab.prefix)
+    applied = firewall.apply(grown, prefix=lab.prefix, previous=applied)
     assert lab.ping(c.namespace, "10.60.0.2")
     # port security off: no filtering at all for that port
     open_b = dataclasses.replace(port_b, port_security_enabled=False)
-    firewall.apply(dataclasses.replace(grown, ports=(port_a, open_b, port_c)), prefix=lab.prefix)
+    changed = dataclasses.replace(grown, ports=(port_a, open_b, port_c))
+    applied = firewall.apply(changed, prefix=lab.prefix, previous=applied)
     assert lab.connect(a.namespace, "10.60.0.2", 8001)
     # control: with a's port security off too, the spoofed source gets through
     open_a = dataclasses.replace(port_a, port_security_enabled=False)
-    firewall.apply(dataclasses.replace(grown, ports=(open_a, open_b, port_c)), prefix=lab.prefix)
+    changed = dataclasses.replace(grown, ports=(open_a, open_b, port_c))
+    applied = firewall.apply(changed, prefix=lab.prefix, previous=applied)
     assert lab.ping(a.namespace, "10.60.0.2", source="10.60.0.99")
     assert namespaces.run_in(a.namespace, arp_answered, a.mac, "10.60.0.2", "10.60.0.3")
+    # the batches of changes left exactly what one whole batch installs
+    saved = {f: iptables.read(f, lab.prefix) for f in firewall.FAMILIES}
+    firewall.apply(changed, prefix=lab.prefix)
+    assert {f: iptables.read(f, lab.prefix) for f in firewall.FAMILIES} == saved
 
     firewall.remove_all(prefix=lab.prefix)
     for tool in ("iptables-save", "ip6tables-save"):

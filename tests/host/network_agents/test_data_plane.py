@@ -25,6 +25,7 @@ from stratus.host.names import bridge_name
 from stratus.host.netlink import FLOOD_MAC, Netlink
 from stratus.network import public
 from stratus.network.agent import devices
+from stratus.network.agent.l2 import L2Agent
 from stratus.network.plugging import PlugError, Tap, Veth, device_name, peer_name
 
 if TYPE_CHECKING:
@@ -323,6 +324,43 @@ def test_a_port_bound_here_already_is_not_bound_again(cloud: Cloud, net: Topolog
     with Netlink() as host:
         assert host.index(tap.name) is None
     cloud.ok("DELETE", f"ports/{port['id']}")
+
+
+def test_a_port_whose_firewall_is_in_force_is_wired_without_a_pass(
+    cloud: Cloud, net: Topology
+) -> None:
+    """What the container agent arranges by binding a port before Docker plugs it: the
+    L2 agent's pass that installs the port's security groups has run by then, so wiring
+    only checks the device and reports the port ACTIVE. A port bound a moment ago, not in
+    force yet, still gets a pass."""
+    [l2] = [r for r in cloud.runners if isinstance(r.agent, L2Agent)]
+    passes: list[bool] = []
+    reconcile = l2.agent.reconcile
+
+    def counted(full: bool) -> None:
+        passes.append(full)
+        reconcile(full)
+
+    ahead = cloud.create("port", network_id=net.b["id"], name="ahead")
+    binding = {"port": {"binding:host_id": cloud.host}}
+    cloud.ok("PUT", f"ports/{ahead['id']}", "admin", json=binding)
+    late = cloud.create("port", network_id=net.b["id"], name="late")
+    cloud.sync()
+    assert cloud.port(ahead["id"])["status"] == "DOWN"  # its device is not there yet
+    l2.agent.reconcile = counted  # type: ignore[method-assign]
+    try:
+        tap = Tap(device_name(ahead["id"]))
+        [wired] = cloud.plugging.wait_wired([cloud.plugging.attach(ahead["id"], tap)])
+        assert wired.active and passes == []
+        assert cloud.port(ahead["id"])["status"] == "ACTIVE"
+        late_tap = Tap(device_name(late["id"]))
+        [wired] = cloud.plugging.wait_wired([cloud.plugging.attach(late["id"], late_tap)])
+        assert wired.active and passes
+    finally:
+        l2.agent.reconcile = reconcile  # type: ignore[method-assign]
+    for port, device in ((ahead, tap), (late, late_tap)):
+        cloud.plugging.unplug(port["id"], device)
+        cloud.ok("DELETE", f"ports/{port['id']}")
 
 
 def test_ports_plugged_at_once_all_go_active(cloud: Cloud, net: Topology) -> None:

@@ -36,6 +36,12 @@ class Recorder(loop.Agent):
         self.passes: list[bool] = []
         self.fail = False
         self.passed = threading.Event()
+        self.wirable: set[str] = set()  # ports wire_quickly can wire
+        self.quick: list[list[str]] = []
+
+    def wire_quickly(self, port_ids: list[str]) -> bool:
+        self.quick.append(port_ids)
+        return set(port_ids) <= self.wirable
 
     def reconcile(self, full: bool) -> None:
         self.passes.append(full)
@@ -92,6 +98,19 @@ def test_sync_waits_for_a_new_pass_and_hints_run_passes(
     agent.passed.clear()
     bus.fanout(agent.topic, topics.CHANGED, network_ids=["n1"])
     assert agent.passed.wait(5)
+
+
+def test_a_sync_naming_ports_the_agent_can_wire_quickly_runs_no_pass(
+    agent: Recorder, bus: Bus, runner: loop.Runner
+) -> None:
+    bus.serve(topics.SERVER, Server())
+    bus.call(agent.topic, "sync", host="h1", wait=5)
+    before = len(agent.passes)
+    agent.wirable = {"p1", "p2"}
+    bus.call(agent.topic, "sync", host="h1", wait=5, ports=["p1", "p2"])
+    assert agent.quick == [["p1", "p2"]] and len(agent.passes) == before
+    bus.call(agent.topic, "sync", host="h1", wait=5, ports=["p1", "p3"])  # p3: a pass
+    assert agent.quick[-1] == ["p1", "p3"] and len(agent.passes) == before + 1
 
 
 def test_a_failed_pass_is_reported_to_sync_and_retried(
