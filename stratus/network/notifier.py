@@ -16,11 +16,14 @@ class Notifier:
     def __init__(self, bus: Callable[[], Bus] | None) -> None:
         self._bus = bus
 
-    def networks_changed(self, network_ids: Iterable[str]) -> None:
+    def networks_changed(self, network_ids: Iterable[str], *, dhcp: bool = True) -> None:
+        """``dhcp`` False: nothing the DHCP agents serve changed (a port's binding only),
+        so only the L2 agents are told."""
         ids = sorted(set(network_ids))
         if ids:
             self._fanout(topics.L2_AGENT, network_ids=ids)
-            self._fanout(topics.DHCP_AGENT, network_ids=ids)
+            if dhcp:
+                self._fanout(topics.DHCP_AGENT, network_ids=ids)
 
     def security_groups_changed(self, group_ids: Iterable[str]) -> None:
         ids = sorted(set(group_ids))

@@ -94,6 +94,11 @@ class CreateRequest(BaseModel):
     port: PortCreate
 
 
+# The fields of a port update that DHCP servers do not serve: binding a port to a host
+# (which port plugging and container agents do for every instance) wakes only L2 agents.
+BINDING = frozenset({"binding_host_id", "binding_vnic_type", "binding_profile"})
+
+
 class UpdateRequest(BaseModel):
     port: PortUpdate
 
@@ -366,7 +371,7 @@ def update_port(
         return render(port, ctx)
 
     result = be.transaction(work)
-    be.notifier.networks_changed([result["network_id"]])
+    be.notifier.networks_changed([result["network_id"]], dhcp=not spec.model_fields_set <= BINDING)
     return {"port": result}
 
 

@@ -217,6 +217,23 @@ def test_binding(env: Env, net: dict[str, Any]) -> None:
     assert error["type"] == "PortBound"
 
 
+def test_a_binding_change_wakes_only_the_l2_agents(
+    env: Env, net: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Port plugging binds every instance's port: DHCP agents serve nothing of that."""
+    hints: list[tuple[list[str], bool]] = []
+    monkeypatch.setattr(
+        env.backend.notifier,
+        "networks_changed",
+        lambda ids, dhcp=True: hints.append((list(ids), dhcp)),
+    )
+    port = env.port(net["id"])
+    binding = {"binding:host_id": "h1"}
+    env.ok("PUT", f"ports/{port['id']}", "admin", json={"port": binding})
+    env.ok("PUT", f"ports/{port['id']}", json={"port": {"name": "renamed"}})
+    assert hints == [([net["id"]], True), ([net["id"]], False), ([net["id"]], True)]
+
+
 def test_port_security(env: Env, net: dict[str, Any]) -> None:
     group = env.create("security_group", name="web")
     open_port = env.port(net["id"], port_security_enabled=False)
