@@ -92,13 +92,16 @@ class LibvirtDriver(VirtDriver):
         ports: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         disk = self._disk(instance)
-        # Nova's pattern: the domain starts paused while this host's L2 agent wires its
-        # taps, and runs only once their security groups are in force, so that no
-        # packet of the guest's leaves before them.
-        plugged = self._attach(instance, network_info, ports)
+        # Nova's pattern: the domain starts paused while its taps are bound, put in their
+        # bridges and wired by this host's L2 agent, and runs only once their security
+        # groups are in force, so that no packet of the guest's leaves before them. QEMU
+        # opens the taps at start: only they are made first.
+        for vif in network_info:
+            self.plugging.make(Tap(vif["devname"]), vif["mac_address"], vif.get("mtu") or None)
         domain = self._define(instance, disk, network_info)
         with ThreadPoolExecutor(1, thread_name_prefix="spawn-" + instance["uuid"][:8]) as pool:
             started = pool.submit(self._start_paused, instance, domain)
+            plugged = self._attach(instance, network_info, ports)
             self.plugging.wait_wired(plugged, PLUG_WAIT)
             started.result()
         try:
