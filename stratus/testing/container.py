@@ -242,3 +242,27 @@ def demo_cli_env(identity_url: str, home: Path) -> dict[str, str]:
         "OS_REGION_NAME": "RegionOne",
         "HOME": str(home),
     }
+
+
+def agent_spec(**fields: Any) -> dict[str, Any]:
+    """A container as the API casts it to an agent: busybox from the engine, sleeping,
+    with ``fields`` over that."""
+    return {
+        "uuid": str(uuid.uuid4()),
+        "image": "busybox",
+        "image_driver": "docker",
+        "image_id": None,
+        "command": ["sleep", "60"],
+        "entrypoint": None,
+        "cpu": 0.5,
+        "memory": 64,
+        "environment": {},
+        "labels": {},
+        "workdir": None,
+        "hostname": None,
+        "restart_policy": None,
+        "interactive": False,
+        "tty": False,
+        "auto_remove": False,
+        **fields,
+    }

@@ -86,6 +86,19 @@ def build_agent(runtime: Runtime, driver: Driver) -> ContainerAgent:
     )
 
 
+def port_binder(api: NetworkApi, host: str) -> Callable[[str], None]:
+    """Binds a port bound nowhere to this host, as the container service (a port bound
+    elsewhere is left as it is: the plugin refuses it, saying why)."""
+
+    def bind(port_id: str) -> None:
+        port = api.show_port(port_id)
+        if port is not None and not port.get("binding:host_id"):
+            binding = {"binding:host_id": host}
+            api.update_port(port_id, binding, what="bind", revision=port["revision_number"])
+
+    return bind
+
+
 def network_subnets(api: NetworkApi) -> Callable[[str], list[str]]:
     """A network's IPv4 subnets (CIDRs, in the network's order), from the network API."""
 
@@ -106,6 +119,7 @@ def build_part(runtime: Runtime) -> WorkerPart:
         runtime.conf.get("DEFAULT", "host"),
         network_plugin=runtime.conf.container.network_plugin_name,
         subnets=network_subnets(network),
+        bind=port_binder(network, runtime.conf.get("DEFAULT", "host")),
     )
     worker = AgentWorker(
         runtime, build_agent(runtime, driver), runtime.conf.container.report_interval

@@ -28,7 +28,7 @@ import requests
 
 from stratus.container import states
 from stratus.container.agent.docker_mounts import DockerMounts
-from stratus.container.agent.docker_networks import DockerNetworks, Subnets
+from stratus.container.agent.docker_networks import Binder, DockerNetworks, Subnets
 from stratus.container.agent.driver import (
     ContainerMissing,
     DriverUnavailable,
@@ -82,14 +82,15 @@ class DockerDriver:
         *,
         network_plugin: str | None = None,
         subnets: Subnets | None = None,
+        bind: Binder | None = None,
     ) -> None:
         """``network_plugin`` is this host's Docker network plugin, ``subnets`` what it
         looks a network's IPv4 subnets up with: both are needed for containers with
-        ports."""
+        ports; ``bind`` binds a port to this host (ahead of its plugging)."""
         self.url = url
         self.host = host
         self.timeout = timeout
-        self.networks = DockerNetworks(network_plugin, subnets, {HOST_LABEL: host})
+        self.networks = DockerNetworks(network_plugin, subnets, {HOST_LABEL: host}, bind)
         self.mounts = DockerMounts(LABEL, {HOST_LABEL: host})
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
@@ -353,7 +354,13 @@ class DockerDriver:
         if not ports:
             return client.containers.create(image, **kwargs)
         first, *others = ports
-        with self.networks.attaching(client, first) as (network, endpoint):
+        with (
+            self.networks.binding(ports),
+            self.networks.attaching(client, first) as (
+                network,
+                endpoint,
+            ),
+        ):
             container = client.containers.create(
                 image,
                 **{k: v for k, v in kwargs.items() if k != "network_mode"},

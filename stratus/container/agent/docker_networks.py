@@ -12,6 +12,10 @@ id>``, is made on demand with this host's plugin as driver and IPAM driver, opti
 (Docker lets a container ask for an address only on a network whose subnets were given);
 it is removed once no container of this host uses it.
 
+While the container is being created, its ports are bound to this host already (``bind``):
+the L2 agent's pass that puts their security groups in force then runs meanwhile, and the
+plugin, when Docker plugs them at start, finds it done instead of waiting for it.
+
 A container has at most one port per network: Docker attaches a container to a network
 once.
 """
@@ -19,8 +23,10 @@ once.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -32,7 +38,10 @@ NETWORK_LABEL = "org.openstack.stratus.network"  # on a Docker network: its Stra
 NET_OPTION = "stratus.net"
 PORT_OPTION = "stratus.port"
 
+LOG = logging.getLogger(__name__)
+
 Subnets = Callable[[str], list[str]]  # a Stratus network's IPv4 subnets (CIDRs)
+Binder = Callable[[str], None]  # binds a port (by id) to this host
 
 
 class NetworkSetupError(Exception):
@@ -51,12 +60,33 @@ def ipv4_address(port: dict[str, Any]) -> str:
 
 
 class DockerNetworks:
-    def __init__(self, plugin: str | None, subnets: Subnets | None, labels: dict[str, str]) -> None:
+    def __init__(
+        self,
+        plugin: str | None,
+        subnets: Subnets | None,
+        labels: dict[str, str],
+        bind: Binder | None = None,
+    ) -> None:
         self.plugin = plugin
         self.subnets = subnets
+        self.bind = bind
         self.labels = labels  # what marks this host's networks
         self._lock = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
+
+    @contextmanager
+    def binding(self, ports: Sequence[dict[str, Any]]) -> Iterator[None]:
+        """Bind the ports to this host while the block runs. Best effort: a port this
+        cannot bind is bound by the plugin at start, which says why if it cannot either."""
+        if self.bind is None or not ports:
+            yield
+            return
+        with ThreadPoolExecutor(len(ports), thread_name_prefix="bind") as pool:
+            bound = {p["port_id"]: pool.submit(self.bind, p["port_id"]) for p in ports}
+            yield
+        for port_id, future in bound.items():
+            if future.exception() is not None:
+                LOG.info("port %s not bound ahead of its plugging: %s", port_id, future.exception())
 
     @contextmanager
     def attaching(

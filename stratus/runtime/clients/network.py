@@ -56,10 +56,19 @@ class NetworkApi:
         return _port(response, 201, f"Cannot create a port on network {fields.get('network_id')}")
 
     def update_port(
-        self, port_id: str, fields: dict[str, Any], token: str | None = None, what: str = "update"
+        self,
+        port_id: str,
+        fields: dict[str, Any],
+        token: str | None = None,
+        what: str = "update",
+        revision: int | None = None,
     ) -> dict[str, Any]:
+        """``revision``: only if the port is still at that revision number (else 412)."""
         body = {"port": fields}
-        response = self.service.request("PUT", f"/v2.0/ports/{port_id}", token=token, json=body)
+        headers = {} if revision is None else {"If-Match": f"revision_number={revision}"}
+        response = self.service.request(
+            "PUT", f"/v2.0/ports/{port_id}", token=token, json=body, headers=headers
+        )
         return _port(response, 200, f"Cannot {what} port {port_id}")
 
     def unbind_port(self, port_id: str) -> None:

@@ -32,7 +32,7 @@ from stratus.container.rpc import CONDUCTOR_TOPIC
 from stratus.container.wsproxy import WebsocketProxy
 from stratus.testing import container
 from stratus.testing.cloud import free_port
-from stratus.testing.container import HOST, Env
+from stratus.testing.container import HOST, Env, agent_spec
 from stratus.testing.identity import InProcessIdentity
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -88,30 +88,13 @@ class Made:
         self.loads = 0
 
     def spec(self, image_driver: str = "glance", **fields: Any) -> dict[str, Any]:
-        container_uuid = str(uuid.uuid4())
-        self.uuids.append(container_uuid)
         image_id = fields.pop("image_id", None) or str(uuid.uuid4())
         if image_driver == "glance" and image_id not in self.image_ids:
             self.image_ids.append(image_id)
-        return {
-            "uuid": container_uuid,
-            "image": "busybox",
-            "image_driver": image_driver,
-            "image_id": image_id if image_driver == "glance" else None,
-            "command": ["sleep", "60"],
-            "entrypoint": None,
-            "cpu": 0.5,
-            "memory": 64,
-            "environment": {},
-            "labels": {},
-            "workdir": None,
-            "hostname": None,
-            "restart_policy": None,
-            "interactive": False,
-            "tty": False,
-            "auto_remove": False,
-            **fields,
-        }
+        glance_id = image_id if image_driver == "glance" else None
+        made = agent_spec(image_driver=image_driver, image_id=glance_id, **fields)
+        self.uuids.append(made["uuid"])
+        return made
 
     def image_data(self) -> Iterator[bytes]:
         self.loads += 1

@@ -17,13 +17,14 @@ import docker
 import pytest
 
 from stratus.container import states
-from stratus.container.agent import network_subnets
+from stratus.container.agent import network_subnets, port_binder
 from stratus.container.agent.docker import DockerDriver, container_name, sandbox_name
 from stratus.container.agent.docker_networks import network_name
 from stratus.container.agent.manager import ContainerAgent
 from stratus.container.rpc import CONDUCTOR_TOPIC
 from stratus.network.plugging import device_name
 from stratus.runtime.clients.network import NetworkApi
+from stratus.testing.container import agent_spec
 from stratus.testing.network import NetworkStack
 from tests.host.container_network.conftest import Plugins, docker_cli, eventually, links
 
@@ -74,27 +75,9 @@ class Env:
         return {k: port["id" if k == "port_id" else k] for k in _PORT_FIELDS}
 
     def spec(self, ports: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
-        return {
-            "uuid": str(uuid.uuid4()),
-            "image": self.image,
-            "image_driver": "docker",
-            "image_id": None,
-            "command": ["sleep", "600"],
-            "entrypoint": None,
-            "cpu": 0.5,
-            "memory": 64,
-            "environment": {},
-            "labels": {},
-            "workdir": None,
-            "hostname": None,
-            "restart_policy": None,
-            "interactive": False,
-            "tty": False,
-            "auto_remove": False,
-            "capsule_id": None,
-            "ports": ports,
-            **fields,
-        }
+        return agent_spec(
+            image=self.image, command=["sleep", "600"], capsule_id=None, ports=ports, **fields
+        )
 
     def run(self, spec: dict[str, Any]) -> str:
         self.agent.create(spec, start=True)
@@ -136,6 +119,7 @@ def env(
         stack.host,
         network_plugin=plugins.name,
         subnets=network_subnets(NetworkApi(plugins.network)),
+        bind=port_binder(NetworkApi(plugins.network), stack.host),
     )
     conductor = Conductor()
     listener = stack.bus.serve(CONDUCTOR_TOPIC, conductor)
@@ -202,6 +186,23 @@ def test_a_container_on_the_ports_the_api_reserved(env: Env) -> None:
     for network in (a, b):
         assert env.client.networks.list(names=[network_name(network["id"])]) == []
     env.conductor.wait(box, "deleted")
+
+
+def test_a_containers_ports_are_bound_here_when_it_is_made(env: Env) -> None:
+    """Before Docker plugs them at start: the L2 agent puts their security groups in
+    force meanwhile, and the plugin, at start, finds it done."""
+    network = env.stack.network("agent-early", "10.64.5.0/24")
+    box = str(uuid.uuid4())
+    port = env.reserve(network, box)
+    env.agent.create(env.spec([port], uuid=box), start=False)
+    assert env.conductor.wait(box, states.CREATED) is None
+    bound = env.port(port)
+    assert (bound["binding:host_id"], bound["status"]) == (env.stack.host, "DOWN")
+    assert device_name(port["port_id"]) not in links()  # plugged only at start
+    env.agent.start(box)
+    assert env.conductor.wait(box, states.RUNNING) is None
+    assert env.port(port)["status"] == "ACTIVE"
+    env.agent.delete(box)
 
 
 def test_a_capsule_holds_its_port_in_its_sandbox(env: Env) -> None:
