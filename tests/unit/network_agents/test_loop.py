@@ -75,6 +75,14 @@ def runner(agent: Recorder) -> Iterator[loop.Runner]:
     started.stop()
 
 
+@pytest.fixture
+def registered(agent: Recorder, bus: Bus, runner: loop.Runner) -> Recorder:
+    """The agent once the server knows it and its first pass is done."""
+    bus.serve(topics.SERVER, Server())
+    bus.call(agent.topic, "sync", host="h1", wait=5)
+    return agent
+
+
 def test_nothing_is_reconciled_before_the_server_knows_the_agent(
     agent: Recorder, bus: Bus, runner: loop.Runner
 ) -> None:
@@ -87,11 +95,8 @@ def test_nothing_is_reconciled_before_the_server_knows_the_agent(
     assert server.reports[0]["host"] == "h1"
 
 
-def test_sync_waits_for_a_new_pass_and_hints_run_passes(
-    agent: Recorder, bus: Bus, runner: loop.Runner
-) -> None:
-    bus.serve(topics.SERVER, Server())
-    bus.call(agent.topic, "sync", host="h1", wait=5)
+def test_sync_waits_for_a_new_pass_and_hints_run_passes(registered: Recorder, bus: Bus) -> None:
+    agent = registered
     before = len(agent.passes)
     bus.call(agent.topic, "sync", host="h1", wait=5)
     assert len(agent.passes) == before + 1 and agent.passes[-1] is False
@@ -101,10 +106,9 @@ def test_sync_waits_for_a_new_pass_and_hints_run_passes(
 
 
 def test_a_sync_naming_ports_the_agent_can_wire_quickly_runs_no_pass(
-    agent: Recorder, bus: Bus, runner: loop.Runner
+    registered: Recorder, bus: Bus
 ) -> None:
-    bus.serve(topics.SERVER, Server())
-    bus.call(agent.topic, "sync", host="h1", wait=5)
+    agent = registered
     before = len(agent.passes)
     agent.wirable = {"p1", "p2"}
     bus.call(agent.topic, "sync", host="h1", wait=5, ports=["p1", "p2"])
@@ -113,11 +117,8 @@ def test_a_sync_naming_ports_the_agent_can_wire_quickly_runs_no_pass(
     assert agent.quick[-1] == ["p1", "p3"] and len(agent.passes) == before + 1
 
 
-def test_a_failed_pass_is_reported_to_sync_and_retried(
-    agent: Recorder, bus: Bus, runner: loop.Runner
-) -> None:
-    bus.serve(topics.SERVER, Server())
-    bus.call(agent.topic, "sync", host="h1", wait=5)
+def test_a_failed_pass_is_reported_to_sync_and_retried(registered: Recorder, bus: Bus) -> None:
+    agent = registered
     agent.fail = True
     with pytest.raises(Exception, match="the host said no"):
         bus.call(agent.topic, "sync", host="h1", wait=5)
