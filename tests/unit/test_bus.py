@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import uuid4
 
@@ -354,6 +355,21 @@ def test_close_leaves_no_private_queues(url: str, topic: str) -> None:
             conn.channel().queue_declare(reply_queue, passive=True)
         conn.channel().exchange_delete(f"{topic}_fanout", if_unused=True)
         assert conn.channel().queue_declare(topic, passive=True).queue == topic
+
+
+@pytest.mark.amqp
+@pytest.mark.parametrize("url", [AMQP_URL], ids=["amqp"])
+def test_work_sent_before_its_first_listener_waits_for_it(url: str, topic: str) -> None:
+    """As on a new broker, where an agent's first report goes out before the server it
+    reports to has started listening: the queue is the sender's to declare too."""
+    with connect(url) as client, connect(url) as server, ThreadPoolExecutor(1) as pool:
+        client.cast(topic, "note", value=1)
+        answer = pool.submit(client.call, topic, "whoami", timeout=10)
+        time.sleep(0.3)  # both sent, nobody listening yet
+        recorder = Recorder("late")
+        server.serve(topic, recorder)
+        assert recorder.received.get(timeout=5) == {"value": 1}
+        assert answer.result(timeout=10) == "late"
 
 
 class _Proxy:

@@ -4,7 +4,10 @@ On the broker:
 
 - exchange ``stratus`` (topic): each listener consumes the durable work queue ``<topic>``,
   shared round-robin with the topic's other listeners, and with a host also
-  ``<topic>.<host>``; a queue's routing key is its name.
+  ``<topic>.<host>``; a queue's routing key is its name. A sender declares the queue it
+  sends to as well (once per connection), so that what it sends before the first
+  listener is up waits for it (an agent's first report to a server that is still
+  starting) instead of being dropped by the exchange.
 - exchange ``<topic>_fanout`` (fanout): one exclusive, auto-deleted queue per listener.
 - one exclusive, auto-deleted reply queue per Bus, on the default exchange, made at its
   first call; a reply carries its request's correlation id.
@@ -51,6 +54,11 @@ def _fanout_exchange(topic: str) -> Exchange:
     return Exchange(f"{topic}_fanout", type="fanout", durable=True)
 
 
+def _work_queue(name: str) -> Queue:
+    """The durable queue of a topic (or topic and host) on the topic exchange."""
+    return Queue(name, _TOPICS, name, durable=True)
+
+
 def _connection(url: str, **options: Any) -> Connection:
     return Connection(url, connect_timeout=5, transport_options={**_RETRY, **options})
 
@@ -70,14 +78,25 @@ class _Publisher:
         except _broker_errors(self._conn) as exc:
             raise BusError(f"cannot reach the message broker: {exc}") from exc
 
-    def publish(self, body: str, exchange: Exchange, routing_key: str, **properties: Any) -> None:
+    def publish(
+        self,
+        body: str,
+        exchange: Exchange,
+        routing_key: str,
+        queue: Queue | None = None,
+        **properties: Any,
+    ) -> None:
+        """``queue``: declared (if not yet on this connection) before the message is sent."""
+        declare: list[Exchange | Queue] = [exchange] if exchange.name else []
+        if queue is not None:
+            declare.append(queue)
         with self._lock:
             try:
                 self._producer.publish(
                     body,
                     exchange=exchange,
                     routing_key=routing_key,
-                    declare=[exchange] if exchange.name else [],
+                    declare=declare,
                     retry=True,
                     retry_policy=_RETRY,
                     content_type="application/json",
@@ -186,7 +205,7 @@ class AmqpListener(Listener):
         self._endpoint = endpoint
         self._slots = threading.BoundedSemaphore(pool_size)
         self._pool = worker_pool(topic, pool_size)
-        queues = [Queue(name, _TOPICS, name, durable=True) for name in targets(topic, host)]
+        queues = [_work_queue(name) for name in targets(topic, host)]
         fanout = f"{topic}_fanout_{uuid4().hex}"
         queues.append(Queue(fanout, _fanout_exchange(topic), exclusive=True, auto_delete=True))
         name = f"stratus-bus-{topic}"
@@ -277,6 +296,7 @@ class AmqpBus(Bus):
                 body,
                 _TOPICS,
                 target,
+                _work_queue(target),
                 reply_to=replies.queue,
                 correlation_id=correlation_id,
                 expiration=timeout,
@@ -288,7 +308,7 @@ class AmqpBus(Bus):
             replies.forget(correlation_id)
 
     def _send(self, target: str, body: str) -> None:
-        self._publisher.publish(body, _TOPICS, target)
+        self._publisher.publish(body, _TOPICS, target, _work_queue(target))
 
     def _broadcast(self, topic: str, body: str) -> None:
         self._publisher.publish(body, _fanout_exchange(topic), topic)
