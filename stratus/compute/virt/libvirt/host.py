@@ -93,12 +93,16 @@ class Host:
 
     def domains(self, host: str) -> dict[str, int]:
         """The servers' domains that agent ``host`` made, by server uuid, with their power
-        states."""
+        states (a domain undefined while they are read is left out)."""
         found = {}
         for domain in self.conn.listAllDomains():
-            match = _NAME.match(domain.name())
-            if match and owner(domain) == host:
-                found[match.group(1)] = power_state(domain)
+            try:
+                match = _NAME.match(domain.name())
+                if match and owner(domain) == host:
+                    found[match.group(1)] = power_state(domain)
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                    raise
         return found
 
     def node(self, hostname: str, instances_path: Path, host_ip: str) -> dict[str, Any]:
