@@ -75,9 +75,8 @@ class Env:
         return {k: port["id" if k == "port_id" else k] for k in _PORT_FIELDS}
 
     def spec(self, ports: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
-        return agent_spec(
-            image=self.image, command=["sleep", "600"], capsule_id=None, ports=ports, **fields
-        )
+        base = {"image": self.image, "command": ["sleep", "600"], "capsule_id": None}
+        return agent_spec(**{**base, "ports": ports, **fields})
 
     def run(self, spec: dict[str, Any]) -> str:
         self.agent.create(spec, start=True)
