@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -53,6 +54,8 @@ from stratus.runtime.clients.catalog import ServiceNotInCatalog
 from stratus.runtime.clients.network import NetworkApi, NetworkError
 
 LOG = logging.getLogger(__name__)
+FREE_ATTEMPTS = 3  # tries at freeing a port, FREE_PAUSE seconds apart
+FREE_PAUSE = 1.0
 
 DEVICE_OWNER = "compute:kuryr"
 DEFAULT_GROUP = "default"
@@ -235,16 +238,23 @@ class Networking:
         return held
 
     def free(self, nets: Sequence[dict[str, Any]]) -> None:
-        """Delete the ports the API made and let go of the given ones (as the service); a
-        port the network service cannot free now is logged and left."""
+        """Delete the ports the API made and let go of the given ones (as the service),
+        trying a port again a few times; one the network service still cannot free is
+        logged and left."""
         for entry in nets:
-            try:
-                if entry.get("preserve_on_delete"):
-                    self.api.unbind_port(entry["port_id"])
-                else:
-                    self.api.delete_port(entry["port_id"])
-            except Exception as exc:
-                LOG.warning("port %s could not be freed: %s", entry["port_id"], exc)
+            for attempt in range(1, FREE_ATTEMPTS + 1):
+                try:
+                    if entry.get("preserve_on_delete"):
+                        self.api.unbind_port(entry["port_id"])
+                    else:
+                        self.api.delete_port(entry["port_id"])
+                    break
+                except Exception as exc:
+                    if attempt == FREE_ATTEMPTS:
+                        LOG.warning("port %s could not be freed: %s", entry["port_id"], exc)
+                    else:
+                        LOG.info("freeing port %s failed, trying again: %s", entry["port_id"], exc)
+                        time.sleep(FREE_PAUSE)
 
     def regroup(
         self,
