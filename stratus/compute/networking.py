@@ -1,7 +1,8 @@
 """A server's ports, made on its host: what the API checked and recorded in the server's
-``request["networks"]`` (``{"network_id", "fixed_ip"}`` or ``{"port_id"}`` each) becomes
-bound ports; on delete, ports the server made go and ports it was given are let go. An
-interface attached later is one more such item, made or let go the same way."""
+``request["networks"]`` (``{"network_id", "network", "fixed_ip"}`` or ``{"port_id"}``
+each) becomes bound ports; on delete, ports the server made go and ports it was given
+are let go. An interface attached later is one more such item, made or let go the same
+way."""
 
 from __future__ import annotations
 
@@ -50,12 +51,12 @@ class Networking:
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         if item.get("port_id"):
             port = self.client.bind_port(item["port_id"], instance, host)
-            return port, self.client.network_info(port, preexisting=True)
+            return port, self.client.network_info(port, True)
         security_groups = instance["request"].get("security_group_ids")
         port = self.client.create_port(
             instance, item["network_id"], host, security_groups, item.get("fixed_ip")
         )
-        return port, self.client.network_info(port, preexisting=False)
+        return port, self.client.network_info(port, False, item.get("network"))
 
     def release(self, vif: dict[str, Any]) -> None:
         """Delete a port the server made; unbind one it was given."""

@@ -1,6 +1,7 @@
 """What a server create asks of the network service, checked with the caller's token and
-turned into what the agent will make: ``[{"network_id", "fixed_ip"} | {"port_id"}]``
-and the security groups' ids.
+turned into what the agent will make: ``[{"network_id", "network", "fixed_ip"} |
+{"port_id"}]`` and the security groups' ids. ``network`` is the network's name and MTU as
+seen now (``{"name", "mtu"}``), so that the agent need not read the network again.
 
 ``none`` asks for no ports. ``auto`` takes the one network the project can use (its own
 or a shared one), or the network service's automatically allocated one when there is
@@ -72,11 +73,11 @@ def _usable(client: NetworkClient, ctx: RequestContext) -> list[dict[str, Any]]:
 def _automatic(client: NetworkClient, ctx: RequestContext, every: bool) -> list[dict[str, Any]]:
     usable = _usable(client, ctx)
     if every:
-        return [{"network_id": n["id"]} for n in usable]
+        return [_entry(n) for n in usable]
     if len(usable) > 1:
         raise Conflict("Multiple possible networks found, use a Network ID to be more specific.")
     if usable:
-        return [{"network_id": usable[0]["id"]}]
+        return [_entry(usable[0])]
     allocated = client.auto_allocated_network(ctx.project_id or "", ctx.token)
     if allocated is None:
         raise BadRequest(
@@ -105,7 +106,7 @@ def _item(
         raise BadRequest(f"Network {network_id} could not be found.")
     if not network.get("subnets"):
         raise BadRequest(f"Network {network_id} requires a subnet in order to boot instances on.")
-    entry: dict[str, Any] = {"network_id": network_id}
+    entry = _entry(network)
     if item.get("fixed_ip"):
         try:
             ipaddress.ip_address(item["fixed_ip"])
@@ -115,6 +116,12 @@ def _item(
             raise BadRequest("Multiple servers cannot share one fixed IP; ask for one server.")
         entry["fixed_ip"] = item["fixed_ip"]
     return entry
+
+
+def _entry(network: dict[str, Any]) -> dict[str, Any]:
+    """A port to make on ``network``, with what the agent keeps of the network."""
+    known = {"name": network.get("name"), "mtu": network.get("mtu")}
+    return {"network_id": network["id"], "network": known}
 
 
 def _security_groups(client: NetworkClient, ctx: RequestContext, names: list[str]) -> list[str]:

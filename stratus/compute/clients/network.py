@@ -65,9 +65,13 @@ class NetworkClient(NetworkApi):
     def ports_of(self, instance_uuid: str) -> list[dict[str, Any]]:
         return self.list_ports(None, device_id=instance_uuid)
 
-    def network_info(self, port: dict[str, Any], preexisting: bool) -> dict[str, Any]:
-        """What a server keeps of one of its ports."""
-        network = self.show_network(port["network_id"], None) or {}
+    def network_info(
+        self, port: dict[str, Any], preexisting: bool, network: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """What a server keeps of one of its ports; ``network`` (its ``name`` and ``mtu``,
+        when the caller knows them) spares reading the port's network."""
+        if network is None:
+            network = self.show_network(port["network_id"], None) or {}
         return {
             "port_id": port["id"],
             "network_id": port["network_id"],

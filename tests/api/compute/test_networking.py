@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from stratus.compute.models import Instance
 from tests.api.compute.conftest import Env
 
 
@@ -53,6 +54,29 @@ def test_server_on_a_network(netenv: Env, private: str) -> None:
     assert netenv.call("DELETE", f"/servers/{server['id']}").status_code == 204
     netenv.wait_gone(server["id"])
     assert net(netenv, "GET", "ports", params={"device_id": server["id"]})["ports"] == []
+
+
+def test_the_agent_reads_no_network_the_api_has_read(
+    netenv: Env, private: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API records each network's name and MTU with the request, so the agent makes
+    the port without reading the network again (one request fewer on every boot)."""
+    client = netenv.agent.networking.client
+    tokens: list[str | None] = []
+    show = client.show_network
+
+    def counted(network_id: str, token: str | None) -> dict[str, Any] | None:
+        tokens.append(token)
+        return show(network_id, token)
+
+    monkeypatch.setattr(client, "show_network", counted)
+    server = netenv.boot(networks=[{"uuid": private}])
+    assert list(server["addresses"]) == ["private"]
+    assert tokens and None not in tokens  # read by the API only, with the caller's token
+    with netenv.backend.db.session() as session:
+        (vif,) = session.get(Instance, server["id"]).network_info
+    mtu = net(netenv, "GET", f"networks/{private}")["network"]["mtu"]
+    assert (vif["network_label"], vif["mtu"]) == ("private", mtu) and mtu
 
 
 def test_server_on_a_given_port_lets_it_go(netenv: Env, private: str) -> None:
