@@ -7,7 +7,7 @@ started the way ``make run`` starts one, in a process of its own, over real HTTP
 Stratus guest (tools/build-guest-image.sh) is uploaded to its image service as a kernel,
 a ramdisk and a qcow2 naming them, and a tenant network with a DHCP subnet is made. The
 clock runs from ``POST /servers`` (m1.tiny, one NIC on that network) to the server ACTIVE
-as ``GET /servers/{id}`` shows it (polled every 50 ms), and on to its MAC's line in the
+as ``GET /servers/{id}`` shows it (polled every 10 ms), and on to its MAC's line in the
 network's dnsmasq lease file (polled every 20 ms). A first boot, which downloads the images
 into the host's cache, is not counted. Each server is deleted before the next run.
 
@@ -73,7 +73,7 @@ FLAVOR = "1"  # m1.tiny
 NETWORK = "bench-boot"
 API_CIDR = "10.65.0.0/24"
 RAW_CIDR = "10.66.0.0/24"
-ACTIVE_POLL = 0.05
+ACTIVE_POLL = 0.01
 LEASE_POLL = 0.02
 TIMEOUT = 180.0
 
