@@ -184,15 +184,22 @@ class Conductor:
             row = session.get(Container, uuid)
             capsule_id = row.capsule_id if row is not None else None
             capsule_nets = list(row.nets or []) if row is not None else []
-            last = False
             session.execute(sa.delete(Container).where(Container.uuid == uuid))
-            if capsule_id:
-                left = sa.select(Container.uuid).where(Container.capsule_id == capsule_id)
-                last = session.execute(left.limit(1)).first() is None
-        if capsule_id and last:  # the capsule goes with its last container
-            self._free(capsule_nets)
-            with self.db.session() as session:
-                session.execute(sa.delete(Capsule).where(Capsule.uuid == capsule_id))
+        if capsule_id:
+            self._end_capsule_if_empty(capsule_id, capsule_nets)
+
+    def _end_capsule_if_empty(self, capsule_id: str, nets: list[dict[str, Any]]) -> None:
+        """Free the capsule's port and remove it if none of its containers is left. Asked
+        in a transaction of its own, after the member's removal committed: of members
+        reported gone at once (each transaction seeing the other's member still there),
+        the last to commit sees none left; two may both see none, and free it twice."""
+        with self.db.session() as session:
+            left = sa.select(Container.uuid).where(Container.capsule_id == capsule_id)
+            if session.execute(left.limit(1)).first() is not None:
+                return
+        self._free(nets)
+        with self.db.session() as session:
+            session.execute(sa.delete(Capsule).where(Capsule.uuid == capsule_id))
 
     def _free(self, nets: list[dict[str, Any]]) -> None:
         if nets and self.networking is not None:
