@@ -3,17 +3,16 @@ and 16, against the same server's /healthcheck as the raw HTTP floor of this mac
 
 from __future__ import annotations
 
-import json
-
 import httpx
-from common import admin_token, measure, password_auth, print_table, running_cloud
+from common import admin_token, measure, print_table, running_cloud
+
+from stratus.testing.cloud import password_auth
 
 
 def main() -> None:
     with running_cloud(["identity"]) as cloud:
         base = cloud.url("identity")
-        password = json.loads((cloud.root / "data" / "credentials.json").read_text())
-        body = password_auth(password["admin_password"])
+        body = password_auth("admin", cloud.admin_password, "admin")
         service_token = admin_token(cloud)
         subject = admin_token(cloud)
 

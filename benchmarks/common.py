@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 import os
 import signal
 import statistics
@@ -69,24 +68,7 @@ def default_images() -> list[Path]:
 
 
 def admin_token(cloud: Cloud) -> str:
-    password = json.loads((cloud.root / "data" / "credentials.json").read_text())["admin_password"]
-    response = httpx.post(f"{cloud.url('identity')}/v3/auth/tokens", json=password_auth(password))
-    response.raise_for_status()
-    return response.headers["x-subject-token"]
-
-
-def password_auth(password: str, user: str = "admin", project: str = "admin") -> dict:
-    return {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {"name": user, "domain": {"id": "default"}, "password": password}
-                },
-            },
-            "scope": {"project": {"name": project, "domain": {"id": "default"}}},
-        }
-    }
+    return cloud.admin_token()
 
 
 @dataclass(frozen=True)

@@ -221,23 +221,11 @@ class Cloud:
                 )
 
     def admin_token(self) -> str:
-        password = json.loads((self.root / "data" / "credentials.json").read_text())
-        auth = {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {
-                        "name": "admin",
-                        "domain": {"id": "default"},
-                        "password": password["admin_password"],
-                    }
-                },
-            },
-            "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
-        }
-        response = httpx.post(f"{self.url('identity')}/v3/auth/tokens", json={"auth": auth})
-        response.raise_for_status()
-        return response.headers["x-subject-token"]
+        return password_token(self.url("identity") + "/v3", "admin", self.admin_password, "admin")
+
+    @property
+    def admin_password(self) -> str:
+        return json.loads((self.root / "data" / "credentials.json").read_text())["admin_password"]
 
     def _network_object_ids(self) -> dict[str, list[str]]:
         """The ids of every network, router and port the network service holds (best
@@ -275,6 +263,33 @@ class Cloud:
             time.sleep(0.2)
         if pending:
             raise CommandFailed(f"{', '.join(sorted(pending))} did not answer in {timeout} s")
+
+
+def password_auth(
+    user: str, password: str, project: str, domain: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A Keystone v3 password authentication body scoped to ``project``; user and project
+    are in ``domain`` (``{"id"}`` or ``{"name"}``; the default domain if not given)."""
+    domain = domain or {"id": "default"}
+    return {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {"user": {"name": user, "domain": domain, "password": password}},
+            },
+            "scope": {"project": {"name": project, "domain": domain}},
+        }
+    }
+
+
+def password_token(
+    auth_url: str, user: str, password: str, project: str, domain: dict[str, str] | None = None
+) -> str:
+    """A project-scoped token from the identity API at ``auth_url`` (its ``/v3``)."""
+    body = password_auth(user, password, project, domain)
+    response = httpx.post(f"{auth_url}/auth/tokens", json=body, timeout=30)
+    response.raise_for_status()
+    return response.headers["x-subject-token"]
 
 
 def _wait_gone(pid: int, timeout: float = 30) -> None:

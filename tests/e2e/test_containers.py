@@ -31,7 +31,7 @@ import yaml
 from stratus.cli.demo import guest_command, received
 from stratus.container.agent.docker import HOST_LABEL, LABEL, container_name
 from stratus.network.plugging import device_name
-from stratus.testing.cloud import Cloud
+from stratus.testing.cloud import Cloud, password_token
 from tests.e2e.test_compute import link_exists, pings, unique
 
 pytestmark = pytest.mark.e2e
@@ -81,24 +81,8 @@ class Project:
         """A token for the clouds.yaml entry's user and project (as the client gets one)."""
         auth = yaml.safe_load(self.cloud.clouds_yaml.read_text())["clouds"][self.entry]["auth"]
         domain = {"name": auth["user_domain_name"]}
-        body = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {
-                            "name": auth["username"],
-                            "password": auth["password"],
-                            "domain": domain,
-                        }
-                    },
-                },
-                "scope": {"project": {"name": auth["project_name"], "domain": domain}},
-            }
-        }
-        response = httpx.post(f"{auth['auth_url']}/auth/tokens", json=body, timeout=30)
-        response.raise_for_status()
-        return response.headers["x-subject-token"]
+        user, password, project = auth["username"], auth["password"], auth["project_name"]
+        return password_token(auth["auth_url"], user, password, project, domain)
 
     # -- containers ------------------------------------------------------------------
 
