@@ -266,20 +266,21 @@ class Cloud:
 
 
 def password_auth(
-    user: str, password: str, project: str, domain: dict[str, str] | None = None
+    user: str, password: str, project: str | None = None, domain: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    """A Keystone v3 password authentication body scoped to ``project``; user and project
-    are in ``domain`` (``{"id"}`` or ``{"name"}``; the default domain if not given)."""
+    """A Keystone v3 password authentication body, scoped to ``project`` when given; user
+    and project are in ``domain`` (``{"id"}`` or ``{"name"}``; the default domain if not
+    given)."""
     domain = domain or {"id": "default"}
-    return {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {"user": {"name": user, "domain": domain, "password": password}},
-            },
-            "scope": {"project": {"name": project, "domain": domain}},
+    auth: dict[str, Any] = {
+        "identity": {
+            "methods": ["password"],
+            "password": {"user": {"name": user, "domain": domain, "password": password}},
         }
     }
+    if project is not None:
+        auth["scope"] = {"project": {"name": project, "domain": domain}}
+    return {"auth": auth}
 
 
 def password_token(

@@ -23,6 +23,7 @@ from stratus.identity.models import Project, Role, User
 from stratus.identity.provider import TokenProvider
 from stratus.runtime.config import Config
 from stratus.runtime.process import Runtime
+from stratus.testing.cloud import password_auth
 
 ADMIN_PASSWORD = "admin-secret"
 DEMO_PASSWORD = "demo-secret"
@@ -63,17 +64,7 @@ class Cloud:
     def password_auth(
         user: str, password: str, project: str | None = None, domain: str = "default"
     ) -> dict[str, Any]:
-        auth: dict[str, Any] = {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {"name": user, "domain": {"id": domain}, "password": password}
-                },
-            }
-        }
-        if project is not None:
-            auth["scope"] = {"project": {"name": project, "domain": {"id": domain}}}
-        return {"auth": auth}
+        return password_auth(user, password, project, {"id": domain})
 
     @staticmethod
     def error(response: httpx.Response, status: int, *fragments: str) -> str:
