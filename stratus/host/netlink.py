@@ -197,6 +197,12 @@ class Netlink:
             state="up",
         )
 
+    def in_bridge(self, name: str, bridge: str) -> bool:
+        """Whether ``name`` is a port of ``bridge`` (a few requests, where :meth:`bridges`
+        reads every link of the host)."""
+        link = self.link(name)
+        return link is not None and link.master is not None and link.master == self.index(bridge)
+
     def detach(self, name: str) -> None:
         """Take ``name`` out of its bridge, if it is in one."""
         self._call(f"detach {name}", self._ipr.link, "set", index=self._require(name), master=0)

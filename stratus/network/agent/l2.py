@@ -105,12 +105,11 @@ class L2Agent(loop.Agent):
         ):
             return False
         with Netlink() as host:
-            bridges = host.bridges()
-        if not all(
-            devices.port_device(p["id"]) in bridges.get(bridge_name(p["network_id"]), ())
-            for p in ports
-        ):
-            return False
+            if not all(
+                host.in_bridge(devices.port_device(p["id"]), bridge_name(p["network_id"]))
+                for p in ports
+            ):
+                return False
         up = sorted(i for i in port_ids if not self._statuses.get(i))
         if up:
             self.server("update_ports_status", up=up, down=[])

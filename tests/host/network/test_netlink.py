@@ -60,8 +60,10 @@ def test_bridges_veths_taps_are_idempotent_and_listed(lab: Lab) -> None:
         True,
     )
     assert link.master == lab.host.index(bridge)
+    assert lab.host.in_bridge(tap, bridge) and not lab.host.in_bridge(f"{lab.token}none", bridge)
     lab.host.detach(tap)
     assert lab.host.bridges(f"brq{lab.token}") == {bridge: [veth]}
+    assert not lab.host.in_bridge(tap, bridge) and lab.host.in_bridge(veth, bridge)
     with Netlink(ns) as inside:
         assert "eth0" in inside.link_names()
     lab.host.delete_link(tap)
