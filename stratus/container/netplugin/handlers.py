@@ -176,7 +176,7 @@ class Plugin:
                 docker_network, key, address.port_id, address.created
             )
         try:
-            self.ports.plug(address.port_id, address.created, endpoint_id)
+            self.ports.plug(port, address.created, endpoint_id)
         except PluginError:
             with self.state.change() as state:
                 state.endpoints.pop(endpoint_id, None)

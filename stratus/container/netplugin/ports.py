@@ -75,12 +75,13 @@ class Ports:
             raise PluginError(f"Address {ip} is held by port {port['id']}{owner}.")
         return port
 
-    def plug(self, port_id: str, created: bool, endpoint_id: str) -> Plugged:
-        """Bind the port here and wire its veth (the port is ACTIVE when this returns);
-        on failure nothing of it is left plugged."""
+    def plug(self, port: dict[str, Any], created: bool, endpoint_id: str) -> Plugged:
+        """Bind the port (as just read) here and wire its veth (the port is ACTIVE when
+        this returns); on failure nothing of it is left plugged."""
+        port_id = port["id"]
         owner = {"device_id": endpoint_id, "device_owner": CREATED_OWNER} if created else {}
         try:
-            return self.plugging.plug(port_id, veth(port_id), wait=PLUG_WAIT, **owner)
+            return self.plugging.plug(port_id, veth(port_id), wait=PLUG_WAIT, port=port, **owner)
         except PlugError as exc:
             with suppress(PluginError):  # the plug error says more
                 self.unplug(port_id, created=False)
