@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,22 +203,26 @@ class Cloud:
             self._stop_and_clean(held)
 
     def _stop_and_clean(self, held: dict[str, list[str]]) -> None:
-        try:
-            self.stop()
-        finally:
-            if "compute" in self.services:
-                remove_domains(self.host)
-            if "container" in self.services:
-                remove_containers(self.host)
-            if "network" in self.services:
-                ids = held.get("networks", []) + held.get("routers", [])
-                clean_host(
-                    self.token,
-                    self.root / "data" / "network",
-                    f"{self.token}ex",
-                    ids,
-                    held.get("ports", []),
-                )
+        """Stop the cloud, then remove its domains, containers and network devices: each
+        step even if one before it failed (the first failure is raised at the end)."""
+        steps: list[Callable[[], object]] = [self.stop]
+        if "compute" in self.services:
+            steps.append(lambda: remove_domains(self.host))
+        if "container" in self.services:
+            steps.append(lambda: remove_containers(self.host))
+        if "network" in self.services:
+            ids = held.get("networks", []) + held.get("routers", [])
+            state = self.root / "data" / "network"
+            ports = held.get("ports", [])
+            steps.append(lambda: clean_host(self.token, state, f"{self.token}ex", ids, ports))
+        failures: list[Exception] = []
+        for step in steps:
+            try:
+                step()
+            except Exception as exc:  # the next steps still run
+                failures.append(exc)
+        if failures:
+            raise failures[0]
 
     def admin_token(self) -> str:
         return password_token(self.url("identity") + "/v3", "admin", self.admin_password, "admin")
