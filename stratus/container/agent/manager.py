@@ -190,14 +190,22 @@ class ContainerAgent:
         uuid = record["uuid"]
         if record["status"] == states.DELETING:
             self.delete(uuid)
-        elif state is None and record["status"] == states.CREATING:
+            return
+        if not _agrees(state, record):
+            # The engine was read before the records: a container made or changed since
+            # (a create that finished meanwhile) is asked again, not reported gone or stale.
+            try:
+                state = self.driver.state(uuid)
+            except DriverUnavailable:
+                return  # the next round sees the engine again
+        if state is None and record["status"] == states.CREATING:
             self.create(record, start=bool(record.get("start_requested")))
         elif state is None:
             if record["status"] != states.ERROR:  # an Error keeps the reason it has
                 self._report(uuid, State(states.ERROR, "The container is gone from the engine."))
         elif record["auto_remove"] and state.status == states.STOPPED:
             self.delete(uuid)  # Zun's auto_remove: a container that exits is removed
-        elif (state.status, state.detail) != (record["status"], record.get("status_detail")):
+        elif not _agrees(state, record):
             self._report(uuid, state)
 
     def _engine_down(self, reason: str) -> None:
@@ -273,3 +281,11 @@ class ContainerAgent:
 
     def _wanted(self) -> list[dict[str, Any]]:
         return self.bus.call(CONDUCTOR_TOPIC, "host_containers", hostname=self.host)
+
+
+def _agrees(state: State | None, record: dict[str, Any]) -> bool:
+    """Whether the engine's state of a container is what its record says."""
+    return state is not None and (state.status, state.detail) == (
+        record["status"],
+        record.get("status_detail"),
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
+
 if TYPE_CHECKING:
     from conftest import Env
 
@@ -171,6 +173,20 @@ def test_engine_down_shows_error_with_reason_and_recovers(env: Env) -> None:
     env.driver.down = None
     env.agent.reconcile()
     assert env.wait_status(uuid, "Running")["status_reason"] is None
+
+
+def test_a_container_made_while_the_engine_is_read_is_not_reported_gone(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reconciliation reads the engine, then the records: a create that finished in
+    between (many at once) shows a record the engine's list did not have yet."""
+    env.image()
+    uuid = env.run()["uuid"]
+    env.wait_status(uuid, "Running")
+    monkeypatch.setattr(env.driver, "states", lambda: {})  # read before the create
+    env.agent.reconcile()
+    shown = env.show(uuid)
+    assert (shown["status"], shown["status_reason"]) == ("Running", None)
 
 
 def test_reconcile_removes_orphans_and_finishes_deletes(env: Env) -> None:
