@@ -11,7 +11,9 @@ Docker, libvirt; builds the default images as ``make run`` does).
    (no security group there: one rule, set up before, lets the bridge's frames through).
    The two alternate; the steps between come from Docker's event times (created, joined
    its network, started). The first API container (which loads the image into Docker and
-   makes the Docker network) is timed apart.
+   makes the Docker network) is timed apart. For reference, not in the ratio: ``docker
+   run -d`` on a network of Docker's own bridge driver, until started (what Docker's own
+   network setup costs a container, before any plugin's work).
 2. ``CONCURRENT`` at once: through the API, the creates issued from ``CONCURRENT`` client
    threads and again from fewer (a new network each), until every container is Running
    and answers a ping; by hand, ``docker run`` plus the same wiring in each of
@@ -224,6 +226,23 @@ class HandWired:
             addresses=[cidr],
         )  # fmt: skip
 
+    def run_on_docker_bridge(self, index: int) -> None:
+        """Run container ``index`` on a network of Docker's own bridge driver (Docker
+        wires it: the reference for what a Docker network costs a container)."""
+        if not self.docker.networks.list(names=[self.token]):
+            self.docker.networks.create(self.token, driver="bridge", labels={LABEL: self.token})
+        self.docker.containers.run(
+            IMAGE,
+            COMMAND,
+            detach=True,
+            network=self.token,
+            name=self.bridged_name(index),
+            labels={LABEL: self.token},
+        )
+
+    def bridged_name(self, index: int) -> str:
+        return f"{self.token}-d{index}"
+
     def run(self, index: int) -> tuple[float, str]:
         """Run container ``index`` and wire it; when ``docker run`` returned, and its address."""
         container = self.docker.containers.run(
@@ -261,6 +280,8 @@ class HandWired:
         """Remove everything, each step even if an earlier one failed."""
         try:
             self.remove_containers()
+            for network in self.docker.networks.list(filters={"label": f"{LABEL}={self.token}"}):
+                network.remove()
         finally:
             try:
                 firewall.remove_all(prefix=self.token)
@@ -328,6 +349,12 @@ def one_by_hand(hand: HandWired, events: EngineEvents, index: int) -> Marks:
     return marks | events.of(hand.name(index))
 
 
+def one_on_docker_bridge(hand: HandWired, events: EngineEvents, index: int) -> Marks:
+    marks = {"begin": time.time()}
+    hand.run_on_docker_bridge(index)
+    return marks | events.of(hand.bridged_name(index))
+
+
 # Each step of a path: (label, from mark, to mark).
 API_STEPS = [
     ("api: POST /v1/containers?run=true answered", "begin", "answered"),
@@ -345,17 +372,24 @@ HAND_STEPS = [
     ("raw:   answers ping from a namespace", "wired", "reachable"),
     ("raw: total", "begin", "reachable"),
 ]
+BRIDGE_STEPS = [
+    ("ref: docker run -d on a Docker bridge network: created", "begin", "create"),
+    ("ref:   docker start: network joined", "create", "connect"),
+    ("ref:   docker start: container started", "connect", "start"),
+    ("ref: total to started (raw's: created + started)", "begin", "start"),
+]
 
 
 def one_at_a_time(api: ContainerApi, hand: HandWired, events: EngineEvents, count: int) -> None:
     network_id = api.network("bench-one", ONE_CIDR)
     first = one_by_api(api, events, network_id, 0)
-    runs: dict[str, list[Marks]] = {"api": [], "hand": []}
+    runs: dict[str, list[Marks]] = {"api": [], "hand": [], "bridge": []}
     for index in range(count):
         runs["api"].append(one_by_api(api, events, network_id, index + 1))
         runs["hand"].append(one_by_hand(hand, events, index))
+        runs["bridge"].append(one_on_docker_bridge(hand, events, index))
     rows: list[list[object]] = []
-    for path, steps in (("api", API_STEPS), ("hand", HAND_STEPS)):
+    for path, steps in (("api", API_STEPS), ("hand", HAND_STEPS), ("bridge", BRIDGE_STEPS)):
         for label, begin, end in steps:
             rows.append([label, *stats([m[end] - m[begin] for m in runs[path]])])
     totals = [stats([m["reachable"] - m["begin"] for m in runs[p]]) for p in ("api", "hand")]
