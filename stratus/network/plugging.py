@@ -200,16 +200,21 @@ class Plugging:
             return []
         ids = [p.port["id"] for p in plugged]
         try:
-            self.bus.call(
+            reported = self.bus.call(
                 topics.L2_AGENT, "sync", host=self.host, timeout=wait + 5, wait=wait, ports=ids
             )
         except BusError as e:
             raise PlugError(
                 f"the L2 agent of {self.host} did not wire port {', '.join(ids)}: {e}"
             ) from e
+        reported = reported if isinstance(reported, dict) else {}
         wired = []
         for p in plugged:
-            port = self._port("GET", p.port["id"])
+            if p.port["id"] in reported:  # the status the agent gave the server
+                active = bool(reported[p.port["id"]])
+                port = {**p.port, "status": "ACTIVE" if active else "DOWN"}
+            else:  # an agent that does not say: ask the server
+                port = self._port("GET", p.port["id"])
             wired.append(Plugged(port, p.bridge, p.mtu, active=port["status"] == "ACTIVE"))
         return wired
 

@@ -116,6 +116,9 @@ class L2Agent(loop.Agent):
             self._statuses.update(dict.fromkeys(up, True))
         return True
 
+    def wired(self, port_ids: list[str]) -> dict[str, bool]:
+        return {i: self._statuses.get(i, False) for i in port_ids}
+
     # -- networks ----------------------------------------------------------------------
 
     def _ensure_public_bridge(self, host: Netlink) -> None:

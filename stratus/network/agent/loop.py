@@ -60,6 +60,11 @@ class Agent(ABC):
         do for them; False (nothing done) when a pass is needed."""
         return False
 
+    def wired(self, port_ids: list[str]) -> dict[str, bool] | None:
+        """Whether each port is wired, as the agent last reported it to the server (None:
+        this agent does not wire ports)."""
+        return None
+
     @abstractmethod
     def reconcile(self, full: bool) -> None:
         """Make the host match the server's state; ``full`` on periodic passes, which
@@ -137,13 +142,14 @@ class Runner:
             self._requested += 1
             self._cond.notify_all()
 
-    def sync(self, timeout: float, ports: list[str] | None = None) -> None:
+    def sync(self, timeout: float, ports: list[str] | None = None) -> dict[str, bool] | None:
         """Reconcile now and wait for that pass; SyncFailed if it failed or timed out.
-        With ``ports``, return at once if the agent can wire them without a pass."""
+        With ``ports``, return at once if the agent can wire them without a pass; and
+        whether each is wired, as reported to the server (None if the agent cannot say)."""
         if ports:
             started = time.monotonic()
             if self._sync_quickly(ports, timeout):
-                return
+                return dict.fromkeys(ports, True)
             timeout = max(0.0, timeout - (time.monotonic() - started))
         with self._cond:
             self._requested += 1
@@ -158,6 +164,7 @@ class Runner:
                 raise SyncFailed(f"{self.agent.binary} did not finish a pass in {timeout:g} s")
             if self._failure is not None:
                 raise SyncFailed(self._failure)
+        return self.agent.wired(ports) if ports else None
 
     def _sync_quickly(self, ports: list[str], timeout: float) -> bool:
         request = _QuickSync(ports)
@@ -260,8 +267,8 @@ class _Endpoint:
     def changed(self, **ids: Any) -> None:
         self._runner.poke()
 
-    def sync(self, wait: float = 30.0, ports: list[str] | None = None) -> None:
-        self._runner.sync(wait, ports)
+    def sync(self, wait: float = 30.0, ports: list[str] | None = None) -> dict[str, bool] | None:
+        return self._runner.sync(wait, ports)
 
 
 def part(name: str, agent: Agent) -> WorkerPart:

@@ -43,6 +43,9 @@ class Recorder(loop.Agent):
         self.quick.append(port_ids)
         return set(port_ids) <= self.wirable
 
+    def wired(self, port_ids: list[str]) -> dict[str, bool]:
+        return {i: i in self.wirable for i in port_ids}
+
     def reconcile(self, full: bool) -> None:
         self.passes.append(full)
         self.passed.set()
@@ -111,10 +114,13 @@ def test_a_sync_naming_ports_the_agent_can_wire_quickly_runs_no_pass(
     agent = registered
     before = len(agent.passes)
     agent.wirable = {"p1", "p2"}
-    bus.call(agent.topic, "sync", host="h1", wait=5, ports=["p1", "p2"])
+    said = bus.call(agent.topic, "sync", host="h1", wait=5, ports=["p1", "p2"])
     assert agent.quick == [["p1", "p2"]] and len(agent.passes) == before
-    bus.call(agent.topic, "sync", host="h1", wait=5, ports=["p1", "p3"])  # p3: a pass
+    assert said == {"p1": True, "p2": True}
+    said = bus.call(agent.topic, "sync", host="h1", wait=5, ports=["p1", "p3"])  # p3: a pass
     assert agent.quick[-1] == ["p1", "p3"] and len(agent.passes) == before + 1
+    assert said == {"p1": True, "p3": False}  # as the pass reported them
+    assert bus.call(agent.topic, "sync", host="h1", wait=5) is None
 
 
 def test_a_failed_pass_is_reported_to_sync_and_retried(registered: Recorder, bus: Bus) -> None:
