@@ -19,6 +19,13 @@ register(
     Opt("quota_cpu", 20.0, "Default most virtual CPUs a project's containers may hold.", float),
     Opt("quota_memory", 51200, "Default most memory (MB) a project's containers may hold.", int),
     Opt("docker_url", "unix:///var/run/docker.sock", "Docker Engine the agent drives."),
+    Opt(
+        "image_cache_max_age",
+        86400,
+        "Seconds an image loaded from the image service stays on a host once no container "
+        "uses it and no create has used it (0: kept for ever).",
+        int,
+    ),
     Opt("limit_default", 1000, "Most items one list page holds.", int),
     Opt(
         "network_plugin_name",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from stratus.container import options  # noqa: F401 - declares the [container] options
@@ -19,6 +20,7 @@ from stratus.runtime.parts import WorkerPart
 from stratus.runtime.process import Runtime
 
 LOG = logging.getLogger(__name__)
+IMAGE_CHECK_INTERVAL = 600.0  # seconds between two looks for images no container uses
 
 
 class AgentWorker:
@@ -49,9 +51,13 @@ class AgentWorker:
             self._listener.stop()
 
     def _loop(self) -> None:
+        images_due = 0.0  # when unused images are looked for next
         while not self._stop.is_set():
             try:
                 self.agent.reconcile()
+                if time.monotonic() >= images_due:
+                    images_due = time.monotonic() + IMAGE_CHECK_INTERVAL
+                    self.agent.forget_unused_images()
             except Exception:  # keep reconciling; the next pass may succeed
                 LOG.exception("container agent reconciliation failed")
             self._stop.wait(self.interval)
@@ -83,6 +89,7 @@ def build_agent(runtime: Runtime, driver: Driver) -> ContainerAgent:
         image_data,
         images=images,
         console_url=runtime.conf.websocket_proxy.base_url,
+        image_max_age=conf.image_cache_max_age,
     )
 
 

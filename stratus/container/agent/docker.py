@@ -4,7 +4,10 @@ Containers are named ``stratus-<uuid>`` and labelled with their uuid and the age
 name, so the driver finds every container it made (and only those: another cloud's agent
 on the same engine is left alone) after a restart. An image from the
 image service is a ``docker save`` tarball: it is loaded once per host and tagged
-``stratus-image/<image id>``, which is how the driver knows it is already there.
+``stratus-image/<image id>``, which is how the driver knows it is already there. Such a tag
+goes again (``forget_unused_images``) once no container of the engine uses the image and
+neither a tag nor a create of this driver touched it for long enough; Docker then removes
+an image left with no tag.
 
 A container with ports (the spec's ``ports``) is made on their networks' Docker networks
 (see :mod:`.docker_networks`): the first at create, the others connected before it
@@ -15,11 +18,15 @@ which says what is enforced of a volume's size), removed with the container.
 
 from __future__ import annotations
 
+import logging
+import re
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from datetime import datetime
 from typing import Any, TypeVar
 
 import docker
@@ -45,6 +52,7 @@ IMAGE_REPO = "stratus-image"
 CPU_PERIOD = 100_000  # microseconds; a container's CPUs are its quota of this period
 MIB = 1024 * 1024
 T = TypeVar("T")
+LOG = logging.getLogger(__name__)
 
 _STATUSES = {
     "created": states.CREATED,
@@ -95,6 +103,9 @@ class DockerDriver:
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
         self._image_locks: dict[str, threading.Lock] = {}
+        self._image_users: Counter[str] = Counter()  # image id -> creates using it now
+        self._image_used: dict[str, float] = {}  # image id -> when a create last used it
+        self._started = time.time()  # images count as used when the driver started
         self._capsule_locks: dict[str, threading.Lock] = {}
         self._events: Any = None  # the open event stream, which close_changes ends
 
@@ -107,7 +118,10 @@ class DockerDriver:
     # --- lifecycle ------------------------------------------------------------------
 
     def create(self, spec: dict[str, Any], image_data: ImageData) -> None:
-        image = self._image(spec, image_data)
+        with self._image_in_use(spec, image_data) as image:
+            self._create(spec, image)
+
+    def _create(self, spec: dict[str, Any], image: str) -> None:
         memory = f"{spec['memory']}m"
         kwargs: dict[str, Any] = {
             "name": container_name(spec["uuid"]),
@@ -297,25 +311,67 @@ class DockerDriver:
         """A filter for the containers with ``label`` made by this host's agent."""
         return {"label": [label, f"{HOST_LABEL}={self.host}"]}
 
-    def _image(self, spec: dict[str, Any], image_data: ImageData) -> str:
-        """The local reference of the container's image, loading it first if need be."""
+    @contextmanager
+    def _image_in_use(self, spec: dict[str, Any], image_data: ImageData) -> Iterator[str]:
+        """The local reference of the container's image, loading it first if need be; an
+        image from the image service is not forgotten while the block runs."""
         if spec["image_driver"] != "glance":
             try:
                 self._call(lambda c: c.images.get(spec["image"]))
             except docker.errors.ImageNotFound:
                 message = f"Image {spec['image']} is not in the local Docker Engine."
                 raise ImageError(message) from None
-            return spec["image"]
-        tag = f"{IMAGE_REPO}/{spec['image_id']}:latest"
-        with self._lock:
-            lock = self._image_locks.setdefault(spec["image_id"], threading.Lock())
-        with lock:
+            yield spec["image"]
+            return
+        image_id = spec["image_id"]
+        tag = image_tag(image_id)
+        with self._image_lock(image_id):
             try:
                 self._call(lambda c: c.images.get(tag))
             except docker.errors.ImageNotFound:
                 loaded = self._load(image_data())
                 self._call(lambda c: c.images.get(loaded).tag(tag))
-        return tag
+            self._image_users[image_id] += 1
+        try:
+            yield tag
+        finally:
+            with self._image_lock(image_id):
+                self._image_users[image_id] -= 1
+                self._image_used[image_id] = time.time()
+
+    def _image_lock(self, image_id: str) -> threading.Lock:
+        with self._lock:
+            return self._image_locks.setdefault(image_id, threading.Lock())
+
+    def forget_unused_images(self, older_than: float) -> list[str]:
+        """Untag the images loaded from the image service that no container of the engine
+        uses (any agent's, in any state), that no create of this driver uses now or used
+        in the last ``older_than`` seconds (nor before its start), and that were last
+        tagged longer ago than that; the tags untagged."""
+
+        def forget(client: docker.DockerClient) -> list[str]:
+            used = {c.attrs["Image"] for c in client.containers.list(all=True)}
+            cutoff = time.time() - older_than
+            forgotten = []
+            for image in client.images.list(filters={"reference": f"{IMAGE_REPO}/*"}):
+                tagged = _tag_time(image.attrs)
+                if image.id in used or tagged is None or tagged > cutoff:
+                    continue
+                for tag in [t for t in image.tags if t.startswith(IMAGE_REPO + "/")]:
+                    image_id = tag.removeprefix(IMAGE_REPO + "/").partition(":")[0]
+                    with self._image_lock(image_id):
+                        last_use = self._image_used.get(image_id, self._started)
+                        if self._image_users[image_id] or last_use > cutoff:
+                            continue
+                        try:
+                            client.images.remove(tag)
+                        except docker.errors.APIError as exc:  # a container took it since
+                            LOG.debug("image %s stays: %s", tag, exc)
+                            continue
+                    forgotten.append(tag)
+            return forgotten
+
+        return self._call(forget)
 
     def _capsule_lock(self, capsule_id: str) -> threading.Lock:
         with self._lock:
@@ -450,6 +506,24 @@ class DockerDriver:
             raise  # the engine answered: it refused this request
         except docker.errors.DockerException as exc:
             raise DriverUnavailable(f"Docker Engine at {self.url} is unusable: {exc}") from exc
+
+
+def image_tag(image_id: str) -> str:
+    """The engine's tag of an image loaded from the image service."""
+    return f"{IMAGE_REPO}/{image_id}:latest"
+
+
+_TAG_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+
+
+def _tag_time(attrs: dict[str, Any]) -> float | None:
+    """When the image was last tagged (Unix time; Docker gives nanoseconds), or None."""
+    found = _TAG_TIME.match((attrs.get("Metadata") or {}).get("LastTagTime") or "")
+    if found is None:
+        return None
+    zone = "+00:00" if found[3] == "Z" else found[3]
+    seconds = datetime.fromisoformat(found[1] + zone).timestamp()
+    return seconds + float(found[2] or 0) if seconds > 0 else None  # year 1: never
 
 
 def state_of(raw: dict[str, Any]) -> State:

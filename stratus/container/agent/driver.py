@@ -55,6 +55,10 @@ class Driver(Protocol):
         """Remove the container, running or not, then its volumes; nothing if they are
         already gone."""
 
+    def forget_unused_images(self, older_than: float) -> list[str]:
+        """Let go of the images loaded from the image service that no container uses and
+        nothing used for ``older_than`` seconds; what was let go."""
+
     def network_attach(self, uuid: str, port: dict[str, Any]) -> None:
         """Plug a port (as the spec's ``ports`` list them) into the container."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +22,7 @@ class FakeDriver:
         self.info = HostInfo(cpus, memory_mb)
         self.containers: dict[str, dict[str, Any]] = {}
         self.images: set[str] = set()
+        self.image_used: dict[str, float] = {}  # image id -> when a create last used it
         self.volumes: dict[str, list[dict[str, Any]]] = {}  # a container's volume mounts
         self.down: str | None = None  # set to a reason to play an engine that is down
         self._lock = threading.Lock()
@@ -34,6 +36,8 @@ class FakeDriver:
         if spec["image_id"] and spec["image_id"] not in self.images:
             b"".join(image_data())
             self.images.add(spec["image_id"])
+        if spec["image_id"]:
+            self.image_used[spec["image_id"]] = time.monotonic()
         volumes = [m for m in spec.get("mounts") or [] if m["type"] == "volume"]
         with self._lock:
             if volumes:
@@ -127,6 +131,15 @@ class FakeDriver:
         with self._lock:
             c = self.containers.get(uuid)
             return None if c is None else State(c["status"], None, c.get("detail"))
+
+    def forget_unused_images(self, older_than: float) -> list[str]:
+        self._check()
+        cutoff = time.monotonic() - older_than
+        with self._lock:
+            used = {c["spec"].get("image_id") for c in self.containers.values()}
+            gone = sorted(i for i in self.images - used if self.image_used.get(i, cutoff) <= cutoff)
+            self.images -= set(gone)
+        return gone
 
     def volume_owners(self) -> set[str]:
         self._check()

@@ -43,6 +43,7 @@ class ContainerAgent:
         image_data: Callable[[str], ImageData],
         images: ImageClient | None = None,
         console_url: str | None = None,
+        image_max_age: float = 0,
     ) -> None:
         self.bus = bus
         self.driver = driver
@@ -51,6 +52,7 @@ class ContainerAgent:
         self.image_data = image_data  # image id -> its data, from the image service
         self.images = images  # where commit uploads
         self.console_url = console_url  # this host's websocket proxy
+        self.image_max_age = image_max_age  # unused images are kept this long (0: for ever)
         self._lock = threading.Lock()  # one reconciliation at a time
         self._creates_lock = threading.Lock()
         self._creates: dict[str, tuple[threading.Lock, list[int]]] = {}
@@ -207,6 +209,17 @@ class ContainerAgent:
             self.delete(uuid)  # Zun's auto_remove: a container that exits is removed
         elif not _agrees(state, record):
             self._report(uuid, state)
+
+    def forget_unused_images(self) -> None:
+        """Let go of the images no container used for ``image_max_age`` seconds."""
+        if self.image_max_age <= 0:
+            return
+        try:
+            forgotten = self.driver.forget_unused_images(self.image_max_age)
+        except DriverUnavailable:
+            return  # the reconciliation reports the engine
+        if forgotten:
+            LOG.info("images unused for %s s let go: %s", self.image_max_age, forgotten)
 
     def _engine_down(self, reason: str) -> None:
         LOG.warning("container engine unavailable: %s", reason)

@@ -189,6 +189,22 @@ def test_a_container_made_while_the_engine_is_read_is_not_reported_gone(
     assert (shown["status"], shown["status_reason"]) == ("Running", None)
 
 
+def test_images_no_container_used_for_their_age_are_let_go(env: Env) -> None:
+    image_id = env.image()
+    uuid = env.run()["uuid"]
+    env.wait_status(uuid, "Running")
+    env.agent.image_max_age = 3600
+    env.agent.forget_unused_images()
+    assert env.driver.images == {image_id}  # its container uses it
+    assert env.call("DELETE", f"/v1/containers/{uuid}?force=True").status_code == 204
+    env.gone(uuid)
+    env.agent.forget_unused_images()
+    assert env.driver.images == {image_id}  # a create used it a moment ago
+    env.agent.image_max_age = 1e-9
+    env.agent.forget_unused_images()
+    assert env.driver.images == set()
+
+
 def test_reconcile_removes_orphans_and_finishes_deletes(env: Env) -> None:
     env.image()
     uuid = env.run()["uuid"]

@@ -22,10 +22,10 @@ import docker.errors
 import pytest
 
 from stratus.container.agent.docker import (
-    IMAGE_REPO,
     LABEL,
     DockerDriver,
     container_name,
+    image_tag,
     sandbox_name,
 )
 from stratus.container.rpc import CONDUCTOR_TOPIC
@@ -109,7 +109,7 @@ class Made:
             remove_volumes(self.client, container_uuid)
         for image_id in self.image_ids:
             with contextlib.suppress(docker.errors.ImageNotFound):
-                self.client.images.remove(f"{IMAGE_REPO}/{image_id}:latest")
+                self.client.images.remove(image_tag(image_id))
 
 
 @pytest.fixture
@@ -206,4 +206,4 @@ def _remove_leftovers(env: Env, client: docker.DockerClient) -> None:
     admin = env.users["admin"].headers
     for image in env.images.get("/v2/images", headers=admin).json()["images"]:
         with contextlib.suppress(docker.errors.ImageNotFound):
-            client.images.remove(f"{IMAGE_REPO}/{image['id']}:latest")
+            client.images.remove(image_tag(image["id"]))

@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING
 import docker
 import pytest
 
-from stratus.container.agent.docker import DockerDriver, ImageError, container_name
+from stratus.container.agent.docker import (
+    DockerDriver,
+    ImageError,
+    container_name,
+    image_tag,
+)
 from stratus.container.agent.driver import ContainerMissing, DriverUnavailable, State
 
 if TYPE_CHECKING:
@@ -100,6 +105,23 @@ def test_the_image_is_loaded_once_per_host(driver: DockerDriver, made: Made) -> 
     driver.create(second, made.image_data)
     assert made.loads == 1
     assert {first["uuid"], second["uuid"]} <= driver.states().keys()
+
+
+def test_an_image_no_container_uses_is_let_go_after_its_age(
+    driver: DockerDriver, made: Made, docker_client: docker.DockerClient
+) -> None:
+    spec = made.spec()
+    driver.create(spec, made.image_data)
+    tag = image_tag(spec["image_id"])
+    assert tag not in driver.forget_unused_images(0)  # its container uses it
+    driver.delete(spec["uuid"])
+    assert tag not in driver.forget_unused_images(3600)  # a create used it a moment ago
+    time.sleep(0.01)
+    assert tag in driver.forget_unused_images(0)
+    with pytest.raises(docker.errors.ImageNotFound):
+        docker_client.images.get(tag)
+    driver.create(made.spec(image_id=spec["image_id"]), made.image_data)  # loaded again
+    assert made.loads == 2 and docker_client.images.get(tag)
 
 
 def test_another_hosts_agent_never_sees_the_container(driver: DockerDriver, made: Made) -> None:
