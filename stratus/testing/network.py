@@ -16,6 +16,7 @@ Needs root, and dnsmasq, iptables, ipset, nft and busybox (udhcpc).
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import secrets
 import shutil
@@ -346,16 +347,25 @@ def running_stack(extra_config: str = "", stack_class: type[S] = NetworkStack) -
         shutil.rmtree(root, ignore_errors=True)
 
 
+def unrouted_cidr() -> str:
+    """A /24 of the benchmarking range 198.18.0.0/15 (never routed) that the host has no
+    route into yet: no other cloud or test on this host uses it."""
+    with Netlink() as host:
+        taken = [ipaddress.ip_network(dst) for dst in host.routes() if ":" not in dst]
+    for _ in range(100):
+        net = ipaddress.ip_network(f"198.{18 + secrets.randbelow(2)}.{secrets.randbelow(256)}.0/24")
+        if not any(net.overlaps(t) for t in taken if t.prefixlen):
+            return str(net)
+    raise RuntimeError("no /24 of 198.18.0.0/15 is free of routes on this host")
+
+
 def isolated_config(token: str) -> dict[str, dict[str, str]]:
     """Config that keeps a cloud's data plane apart from any other on this host: its own
-    public bridge and /24 (of 198.18.0.0/15, never routed), firewall owner prefix and
-    VXLAN VNIs (VNIs are per host)."""
+    public bridge and /24 (see :func:`unrouted_cidr`), firewall owner prefix and VXLAN
+    VNIs (VNIs are per host)."""
     vni = random.randint(100_000, 16_000_000)
     return {
-        "network": {
-            "public_cidr": f"198.18.{random.randint(0, 255)}.0/24",
-            "public_bridge": f"{token}ex",
-        },
+        "network": {"public_cidr": unrouted_cidr(), "public_bridge": f"{token}ex"},
         "network_agent": {"owner_prefix": token, "resync_interval": "10", "report_interval": "10"},
         "ml2_type_flat": {"flat_networks": "*"},
         "ml2_type_vxlan": {"vni_ranges": f"{vni}:{vni + 50}"},

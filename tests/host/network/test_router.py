@@ -4,7 +4,6 @@ on the host: east-west routing, SNAT out of the gateway port, and a floating IP.
 from __future__ import annotations
 
 import ipaddress
-import secrets
 from typing import TYPE_CHECKING
 
 import pytest
@@ -13,6 +12,7 @@ from stratus.host import nat
 from stratus.host.firewall import Port, Rule, Ruleset, apply
 from stratus.host.names import router_namespace
 from stratus.host.netlink import Netlink
+from stratus.testing.network import unrouted_cidr
 
 if TYPE_CHECKING:
     from tests.host.network.conftest import Lab
@@ -22,18 +22,8 @@ pytestmark = pytest.mark.host
 OPEN = {"open": (Rule("ingress", protocol="tcp"), Rule("ingress", protocol="icmp"), Rule("egress"))}
 
 
-def external_subnet(lab: Lab) -> ipaddress.IPv4Network:
-    """A /24 of the benchmarking range 198.18.0.0/15 the host has no route into."""
-    taken = [ipaddress.ip_network(dst) for dst in lab.host.routes() if ":" not in dst]
-    for _ in range(20):
-        net = ipaddress.ip_network(f"198.{18 + secrets.randbelow(2)}.{secrets.randbelow(256)}.0/24")
-        if not any(net.overlaps(t) for t in taken if t.prefixlen):
-            return net
-    pytest.skip("no free /24 in 198.18.0.0/15 on this host")
-
-
 def test_router_routes_snats_and_maps_a_floating_ip(lab: Lab) -> None:
-    ext = external_subnet(lab)
+    ext = ipaddress.ip_network(unrouted_cidr())
     host_ip, gw_ip, fip = (str(ext[n]) for n in (1, 2, 5))
     net1, br1 = lab.network("r1")
     net2, br2 = lab.network("r2")
