@@ -173,7 +173,7 @@ class Conductor:
 
     def report_deleted(self, uuid: str) -> None:
         """The container is gone: its ports are freed, then its record goes. A capsule's
-        one port is freed when its last container is gone, with the capsule's record."""
+        one port is freed when its last container is gone, before the capsule's record."""
         with self.db.session() as session:
             row = session.get(Container, uuid)
             own = list(row.nets or []) if row is not None and not row.capsule_id else []
@@ -189,18 +189,17 @@ class Conductor:
             self._end_capsule_if_empty(capsule_id, capsule_nets)
 
     def _end_capsule_if_empty(self, capsule_id: str, nets: list[dict[str, Any]]) -> None:
-        """Remove the capsule and free its port if none of its containers is left. Asked
+        """Free the capsule's port and remove it if none of its containers is left. Asked
         in a transaction of its own, after the member's removal committed: of members
-        reported gone at once (each seeing the other's member still there while both
-        were being removed), the last to commit sees none left; the capsule's row goes in
-        one conditional delete, so that a single report frees the port."""
+        reported gone at once (each transaction seeing the other's member still there),
+        the last to commit sees none left; two may both see none, and free it twice."""
         with self.db.session() as session:
-            members = sa.select(Container.uuid).where(Container.capsule_id == capsule_id)
-            ended = session.execute(
-                sa.delete(Capsule).where(Capsule.uuid == capsule_id, ~members.exists())
-            ).rowcount
-        if ended:
-            self._free(nets)
+            left = sa.select(Container.uuid).where(Container.capsule_id == capsule_id)
+            if session.execute(left.limit(1)).first() is not None:
+                return
+        self._free(nets)
+        with self.db.session() as session:
+            session.execute(sa.delete(Capsule).where(Capsule.uuid == capsule_id))
 
     def _free(self, nets: list[dict[str, Any]]) -> None:
         if nets and self.networking is not None:

