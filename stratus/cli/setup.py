@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ import yaml
 
 from stratus.runtime import parts
 from stratus.runtime.config import registry
+from stratus.runtime.generated_secrets import typeable_secret
 from stratus.runtime.process import Runtime
 
 DEFAULT_CLOUDS_YAML = Path.home() / ".config" / "openstack" / "clouds.yaml"
@@ -40,7 +40,7 @@ def user_credentials(runtime: Runtime) -> Credentials:
     if path.exists():
         stored = json.loads(path.read_text())
         return Credentials(stored["admin_password"], stored["demo_password"])
-    created = Credentials(secrets.token_urlsafe(18), secrets.token_urlsafe(18))
+    created = Credentials(typeable_secret(18), typeable_secret(18))
     _write_private(path, json.dumps(created.__dict__, indent=2) + "\n")
     return created
 
@@ -58,7 +58,7 @@ def service_passwords(runtime: Runtime) -> dict[str, str]:
             continue
         password = conf.get(service.section, "service_password")
         if not password:
-            password = missing[service.section] = secrets.token_urlsafe(18)
+            password = missing[service.section] = typeable_secret(18)
         passwords[conf.get(service.section, "service_user")] = password
     if missing:
         fragment = conf.path.with_name(conf.path.name + ".d") / "50-service-credentials.conf"

@@ -3,7 +3,6 @@ application, bound to one project and a subset of the user's roles there."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -42,6 +41,7 @@ from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, Forbidden, NotFound
 from stratus.runtime.api.validation import json_body
 from stratus.runtime.db import utcnow
+from stratus.runtime.generated_secrets import typeable_secret
 
 router = APIRouter(prefix="/v3/users/{user_id}/application_credentials", tags=["users"])
 CredentialName = name_type(APP_CRED_NAME_LENGTH)
@@ -154,7 +154,7 @@ def create_application_credential(
         roles = _chosen_roles(session, data.roles, user_id, ctx.project_id)
         if not roles:
             raise BadRequest(f"The user has no roles on project {ctx.project_id} to delegate.")
-        secret = data.secret or secrets.token_urlsafe(64)
+        secret = data.secret or typeable_secret(64)
         credential = ApplicationCredential(
             name=data.name,
             user_id=user_id,
