@@ -304,7 +304,11 @@ def bind(session: Session, backend: Backend, port: models.Port, network: models.
 
 
 def delete(session: Session, port: models.Port) -> None:
-    """Remove the port; floating IPs on it are disassociated, its addresses freed."""
+    """Remove the port; floating IPs on it are disassociated, its addresses freed. The
+    port's row is changed first: of two deletes at once, the second then fails on it
+    (and is retried, to find the port gone) before it removes any of the port's rows."""
+    port.touch()
+    session.flush()
     for floating in session.scalars(
         sa.select(models.FloatingIP).where(models.FloatingIP.fixed_port_id == port.id)
     ):
