@@ -238,9 +238,9 @@ class Networking:
         return held
 
     def free(self, nets: Sequence[dict[str, Any]]) -> None:
-        """Delete the ports the API made and let go of the given ones (as the service),
-        trying a port again a few times; one the network service still cannot free is
-        logged and left."""
+        """Delete the ports the API made and let go of the given ones (as the service).
+        A port the network service failed on (a 5xx, or no answer) is tried again a few
+        times; one it refused or still cannot free is logged and left."""
         for entry in nets:
             for attempt in range(1, FREE_ATTEMPTS + 1):
                 try:
@@ -250,11 +250,11 @@ class Networking:
                         self.api.delete_port(entry["port_id"])
                     break
                 except Exception as exc:
-                    if attempt == FREE_ATTEMPTS:
+                    if attempt == FREE_ATTEMPTS or not _passing(exc):
                         LOG.warning("port %s could not be freed: %s", entry["port_id"], exc)
-                    else:
-                        LOG.info("freeing port %s failed, trying again: %s", entry["port_id"], exc)
-                        time.sleep(FREE_PAUSE)
+                        break
+                    LOG.info("freeing port %s failed, trying again: %s", entry["port_id"], exc)
+                    time.sleep(FREE_PAUSE)
 
     def regroup(
         self,
@@ -352,3 +352,8 @@ def _one_port_per_network(taken: Sequence[str], wanted: Sequence[str]) -> None:
                 f"Network {network_id} is asked for twice: a container has one port per network."
             )
         seen.add(network_id)
+
+
+def _passing(exc: Exception) -> bool:
+    """Whether the network service may do it when asked again: it failed, not refused."""
+    return not isinstance(exc, NetworkError) or exc.status >= 500

@@ -75,12 +75,14 @@ class NetworkApi:
         body = {"port": {"device_id": "", "device_owner": "", "binding:host_id": ""}}
         response = self.service.request("PUT", f"/v2.0/ports/{port_id}", json=body)
         if response.status_code not in (200, 404):
-            raise NetworkError(f"Cannot unbind port {port_id}: {error_message(response)}")
+            message = f"Cannot unbind port {port_id}: {error_message(response)}"
+            raise NetworkError(message, response.status_code)
 
     def delete_port(self, port_id: str) -> None:
         response = self.service.request("DELETE", f"/v2.0/ports/{port_id}")
         if response.status_code not in (204, 404):
-            raise NetworkError(f"Cannot delete port {port_id}: {error_message(response)}")
+            message = f"Cannot delete port {port_id}: {error_message(response)}"
+            raise NetworkError(message, response.status_code)
 
     # -- plumbing ---------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""A container's ports are freed even when the network service fails a try or two."""
+"""A container's ports are freed even when the network service fails a try or two; a
+port it refuses to free is not asked about again."""
 
 from __future__ import annotations
 
@@ -14,14 +15,15 @@ from stratus.runtime.clients.network import NetworkError
 class FlakyNetwork:
     """Fails the first ``failures`` requests about each port."""
 
-    def __init__(self, failures: int) -> None:
+    def __init__(self, failures: int, status: int = 503) -> None:
         self.failures = failures
+        self.status = status
         self.calls: list[tuple[str, str]] = []
 
     def _answer(self, what: str, port_id: str) -> None:
         self.calls.append((what, port_id))
         if sum(1 for _, p in self.calls if p == port_id) <= self.failures:
-            raise NetworkError(f"Cannot {what} port {port_id}: 503")
+            raise NetworkError(f"Cannot {what} port {port_id}: {self.status}", self.status)
 
     def delete_port(self, port_id: str) -> None:
         self._answer("delete", port_id)
@@ -56,3 +58,12 @@ def test_a_port_that_cannot_be_freed_is_left_and_the_others_still_go(
     assert len(api.calls) == 2 * networking.FREE_ATTEMPTS
     assert "port made could not be freed" in caplog.text
     assert "port given could not be freed" in caplog.text
+
+
+def test_a_port_the_network_service_refuses_to_free_is_not_asked_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    api = FlakyNetwork(failures=1, status=409)
+    Networking(api).free(NETS)  # type: ignore[arg-type]
+    assert api.calls == [("delete", "made"), ("unbind", "given")]
+    assert "port made could not be freed: Cannot delete port made: 409" in caplog.text
