@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 import traceback
-from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from stratus.compute.virt.driver import Instance, VirtDriver
 from stratus.runtime.bus import Bus, Listener, RemoteError
 from stratus.runtime.config import Config
 from stratus.runtime.db import utcnow
+from stratus.runtime.keyed_locks import KeyedLocks
 
 LOG = logging.getLogger(__name__)
 
@@ -61,8 +61,7 @@ class ComputeAgent:
         self.driver = driver
         self.networking = networking
         self.images = images
-        self._locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
-        self._locks_guard = threading.Lock()
+        self._locks = KeyedLocks()  # one operation on a server at a time
         self._listeners: list[Listener] = []
         self._recovered = False
         # Power operations a previous run did not finish, done again at start.
@@ -590,9 +589,8 @@ class ComputeAgent:
 
     # -- helpers ------------------------------------------------------------------------
 
-    def _lock(self, instance: Instance) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks[instance["uuid"]]
+    def _lock(self, instance: Instance) -> AbstractContextManager[None]:
+        return self._locks.hold(instance["uuid"])
 
     def _power(self, instance: Instance) -> dict[str, int]:
         try:

@@ -43,6 +43,7 @@ from stratus.container.agent.driver import (
     ImageData,
     State,
 )
+from stratus.runtime.keyed_locks import KeyedLocks
 
 LABEL = "org.openstack.stratus.container"
 HOST_LABEL = "org.openstack.stratus.host"  # the agent host whose container it is
@@ -102,11 +103,11 @@ class DockerDriver:
         self.mounts = DockerMounts(LABEL, {HOST_LABEL: host})
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
-        self._image_locks: dict[str, threading.Lock] = {}
+        self._image_locks = KeyedLocks()
         self._image_users: Counter[str] = Counter()  # image id -> creates using it now
         self._image_used: dict[str, float] = {}  # image id -> when a create last used it
         self._started = time.time()  # images count as used when the driver started
-        self._capsule_locks: dict[str, threading.Lock] = {}
+        self._capsule_locks = KeyedLocks()
         self._events: Any = None  # the open event stream, which close_changes ends
 
     # --- host -----------------------------------------------------------------------
@@ -150,7 +151,7 @@ class DockerDriver:
         else:
             kwargs["labels"][CAPSULE_LABEL] = capsule_id
             kwargs["hostname"] = None  # the sandbox's: Docker refuses one with a shared netns
-            with self._capsule_lock(capsule_id):
+            with self._capsule_locks.hold(capsule_id):
                 kwargs["network_mode"] = f"container:{self._sandbox(capsule_id, image, ports)}"
                 container = self._call(lambda c: c.containers.create(image, **kwargs))
         self._call(lambda c: self.mounts.write_files(container, mounts))
@@ -325,7 +326,7 @@ class DockerDriver:
             return
         image_id = spec["image_id"]
         tag = image_tag(image_id)
-        with self._image_lock(image_id):
+        with self._image_locks.hold(image_id):
             try:
                 self._call(lambda c: c.images.get(tag))
             except docker.errors.ImageNotFound:
@@ -335,13 +336,9 @@ class DockerDriver:
         try:
             yield tag
         finally:
-            with self._image_lock(image_id):
+            with self._image_locks.hold(image_id):
                 self._image_users[image_id] -= 1
                 self._image_used[image_id] = time.time()
-
-    def _image_lock(self, image_id: str) -> threading.Lock:
-        with self._lock:
-            return self._image_locks.setdefault(image_id, threading.Lock())
 
     def forget_unused_images(self, older_than: float) -> list[str]:
         """Untag the images loaded from the image service that no container of the engine
@@ -359,7 +356,7 @@ class DockerDriver:
                     continue
                 for tag in [t for t in image.tags if t.startswith(IMAGE_REPO + "/")]:
                     image_id = tag.removeprefix(IMAGE_REPO + "/").partition(":")[0]
-                    with self._image_lock(image_id):
+                    with self._image_locks.hold(image_id):
                         last_use = self._image_used.get(image_id, self._started)
                         if self._image_users[image_id] or last_use > cutoff:
                             continue
@@ -372,10 +369,6 @@ class DockerDriver:
             return forgotten
 
         return self._call(forget)
-
-    def _capsule_lock(self, capsule_id: str) -> threading.Lock:
-        with self._lock:
-            return self._capsule_locks.setdefault(capsule_id, threading.Lock())
 
     def _sandbox(self, capsule_id: str, image: str, ports: list[dict[str, Any]]) -> str:
         """The running sandbox of the capsule (made from its first container's image,
@@ -456,7 +449,7 @@ class DockerDriver:
 
         for sandbox in labelled(SANDBOX_LABEL):
             capsule_id = sandbox.labels[SANDBOX_LABEL]
-            with self._capsule_lock(capsule_id):
+            with self._capsule_locks.hold(capsule_id):
                 members = labelled(f"{CAPSULE_LABEL}={capsule_id}")
                 if not members:
                     with suppress(docker.errors.NotFound):

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
@@ -33,6 +32,8 @@ from typing import Any
 import docker
 import docker.errors
 import docker.types
+
+from stratus.runtime.keyed_locks import KeyedLocks
 
 NETWORK_LABEL = "org.openstack.stratus.network"  # on a Docker network: its Stratus network
 NET_OPTION = "stratus.net"
@@ -71,8 +72,7 @@ class DockerNetworks:
         self.subnets = subnets
         self.bind = bind
         self.labels = labels  # what marks this host's networks
-        self._lock = threading.Lock()
-        self._locks: dict[str, threading.Lock] = {}
+        self._locks = KeyedLocks()  # network id -> lock
 
     @contextmanager
     def binding(self, ports: Sequence[dict[str, Any]]) -> Iterator[None]:
@@ -95,7 +95,7 @@ class DockerNetworks:
         """The name of the port's Docker network (made if need be) and the endpoint to ask
         for; the network is not swept away while the block attaches a container to it."""
         ip = ipv4_address(port)
-        with self._network_lock(port["network_id"]):
+        with self._locks.hold(port["network_id"]):
             name = self._ensure(client, port["network_id"], ip)
             yield (
                 name,
@@ -142,7 +142,7 @@ class DockerNetworks:
         """Remove this host's Stratus Docker networks that no container uses any more."""
         wanted = [NETWORK_LABEL, *(f"{k}={v}" for k, v in self.labels.items())]
         for network in client.networks.list(filters={"label": wanted}):
-            with self._network_lock(network.attrs["Labels"][NETWORK_LABEL]):
+            with self._locks.hold(network.attrs["Labels"][NETWORK_LABEL]):
                 used = client.containers.list(all=True, filters={"network": network.id})
                 if not used:
                     with suppress(docker.errors.NotFound):
@@ -185,10 +185,6 @@ class DockerNetworks:
             ipam=ipam,
             labels={NETWORK_LABEL: network_id, **self.labels},
         )
-
-    def _network_lock(self, network_id: str) -> threading.Lock:
-        with self._lock:
-            return self._locks.setdefault(network_id, threading.Lock())
 
 
 def _covers(network: Any, ip: str) -> bool:

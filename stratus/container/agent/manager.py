@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from typing import Any
 
 from stratus.container import states
@@ -23,6 +23,7 @@ from stratus.container.agent.driver import (
 from stratus.container.images import ImageClient
 from stratus.container.rpc import CONDUCTOR_TOPIC
 from stratus.runtime.bus import Bus
+from stratus.runtime.keyed_locks import KeyedLocks
 
 LOG = logging.getLogger(__name__)
 
@@ -54,8 +55,7 @@ class ContainerAgent:
         self.console_url = console_url  # this host's websocket proxy
         self.image_max_age = image_max_age  # unused images are kept this long (0: for ever)
         self._lock = threading.Lock()  # one reconciliation at a time
-        self._creates_lock = threading.Lock()
-        self._creates: dict[str, tuple[threading.Lock, list[int]]] = {}
+        self._creates = KeyedLocks()  # one create of a container at a time
 
     # --- what the API casts ---------------------------------------------------------
 
@@ -64,7 +64,7 @@ class ContainerAgent:
         met the API's create in flight) finds it made, and only starts it if asked to and
         it never ran."""
         uuid = container["uuid"]
-        with self._creating_lock(uuid):
+        with self._creates.hold(uuid):
             try:
                 made = self.driver.state(uuid)
                 if made is None:
@@ -229,22 +229,6 @@ class ContainerAgent:
                 self._report(record["uuid"], State(states.ERROR, reason))
 
     # --- helpers --------------------------------------------------------------------
-
-    @contextmanager
-    def _creating_lock(self, uuid: str) -> Iterator[None]:
-        """One create of a container at a time (the entry lives while anyone holds or
-        waits for it)."""
-        with self._creates_lock:
-            entry = self._creates.setdefault(uuid, (threading.Lock(), [0]))
-            entry[1][0] += 1
-        try:
-            with entry[0]:
-                yield
-        finally:
-            with self._creates_lock:
-                entry[1][0] -= 1
-                if not entry[1][0]:
-                    del self._creates[uuid]
 
     def _do(self, uuid: str, action: Callable[..., None], *args: Any) -> None:
         try:
