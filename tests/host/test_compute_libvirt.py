@@ -283,6 +283,16 @@ def test_guest_lifecycle(env: Env, guest: str, lan: str) -> None:
     assert nics(driver, server_id) == {} == nics(driver, server_id, INACTIVE)
     assert not Path(f"/sys/class/net/{tap}").exists() and port(env, made["port_id"]) is None
 
+    # Plugged while the guest is paused: the guest takes it when it runs, and gives it back.
+    assert env.action(server_id, {"pause": None}).status_code == 202
+    wait(env, server_id, "PAUSED")
+    made = attach(env, server_id, net_id=lan)
+    assert nics(driver, server_id) == {made["mac_addr"]: device_name(made["port_id"])}
+    assert env.action(server_id, {"unpause": None}).status_code == 202
+    wait(env, server_id, "ACTIVE")
+    detach(env, server_id, made["port_id"])  # waits for the guest to let go of it
+    assert nics(driver, server_id) == {} == nics(driver, server_id, INACTIVE)
+
     assert env.action(server_id, {"os-stop": None}).status_code == 202
     assert wait(env, server_id, "SHUTOFF")["OS-EXT-STS:power_state"] == 4
     assert "power button pressed" in console(env, server_id)

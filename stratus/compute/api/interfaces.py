@@ -40,7 +40,10 @@ router = APIRouter(prefix=PREFIX + "/servers/{server_id}/os-interface")
 
 # Making a port and waiting for the L2 agent to wire it, or for the guest to let go of it.
 HOTPLUG_TIMEOUT = 120.0
-HOTPLUGGABLE = (states.ACTIVE, states.STOPPED)
+# A paused guest gets a NIC (it finds it when it runs again) but cannot give one back:
+# the unplug waits for the guest to acknowledge it.
+ATTACHABLE = (states.ACTIVE, states.PAUSED, states.STOPPED)
+DETACHABLE = (states.ACTIVE, states.STOPPED)
 
 
 class FixedIp(Strict):
@@ -85,14 +88,20 @@ def _readable(request: Request, session: Session, ctx: RequestContext, server_id
 
 
 def _changeable(
-    request: Request, session: Session, ctx: RequestContext, server_id: str, action: str
+    request: Request,
+    session: Session,
+    ctx: RequestContext,
+    server_id: str,
+    action: str,
+    allowed: tuple[str, ...],
 ) -> Instance:
-    """The server, if the caller may change it and it is running or stopped with no task."""
+    """The server, if the caller may change it and it is in an ``allowed`` state with no
+    task."""
     api = backend(request)
     instance = find_server(session, ctx, server_id)
     authorize(api, ctx, instance, "servers:write")
     check_unlocked(api, ctx, instance)
-    if instance.vm_state not in HOTPLUGGABLE or instance.task_state is not None:
+    if instance.vm_state not in allowed or instance.task_state is not None:
         raise state_conflict(instance, action)
     return instance
 
@@ -141,12 +150,12 @@ def attach_interface(
 ) -> dict[str, Any]:
     asked = _requested(request, body.interfaceAttachment)
     with transaction(request) as session:
-        _changeable(request, session, ctx, server_id, "attach_interface")
+        _changeable(request, session, ctx, server_id, "attach_interface", ATTACHABLE)
     item = networks.resolve_one(api.network, ctx, asked)
     if body.interfaceAttachment.tag:
         item["tag"] = body.interfaceAttachment.tag
     with transaction(request) as session:  # checked again: the network service took time
-        instance = _changeable(request, session, ctx, server_id, "attach_interface")
+        instance = _changeable(request, session, ctx, server_id, "attach_interface", ATTACHABLE)
         records.start_action(
             session,
             instance.uuid,
@@ -209,7 +218,7 @@ def detach_interface(
     ctx: RequestContext = Depends(authenticated),
 ) -> Response:
     with transaction(request) as session:
-        instance = _changeable(request, session, ctx, server_id, "detach_interface")
+        instance = _changeable(request, session, ctx, server_id, "detach_interface", DETACHABLE)
         if port_id not in _tags(instance):
             raise NotFound(f"Port {port_id} is not attached to instance {instance.uuid}.")
         records.start_action(
