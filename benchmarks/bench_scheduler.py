@@ -20,7 +20,7 @@ from common import print_table
 
 from stratus.compute.conductor.manager import Conductor
 from stratus.compute.models import Allocation, ComputeNode
-from stratus.compute.periodic import Periodic
+from stratus.runtime.periodic import Periodic
 from stratus.compute.scheduler.manager import NoValidHost, Scheduler
 from stratus.runtime import migrations
 from stratus.runtime.bus import connect

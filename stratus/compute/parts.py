@@ -12,13 +12,13 @@ from stratus.compute.clients.network import NetworkClient
 from stratus.compute.conductor.manager import TOPIC as CONDUCTOR_TOPIC
 from stratus.compute.conductor.manager import Conductor
 from stratus.compute.networking import Networking
-from stratus.compute.periodic import Periodic
 from stratus.compute.scheduler.manager import TOPIC as SCHEDULER_TOPIC
 from stratus.compute.scheduler.manager import Scheduler
 from stratus.compute.virt.loader import load_driver
 from stratus.runtime.bus import Listener
 from stratus.runtime.clients.catalog import ServiceClient
 from stratus.runtime.parts import WorkerPart
+from stratus.runtime.periodic import Periodic
 from stratus.runtime.process import Runtime
 
 

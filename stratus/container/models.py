@@ -170,3 +170,14 @@ class ConsoleToken(Base):
     host: Mapped[str] = mapped_column(sa.String(255))
     exec_id: Mapped[str | None] = mapped_column(sa.String(64))  # None: attach
     expires_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class UnfreedPort(Base):
+    """A port of a container that is gone, which the network service failed to free
+    (it was down or failing): deleted (or, ``preserve``, let go) again until it answers."""
+
+    __tablename__ = "container_unfreed_ports"
+
+    port_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    preserve: Mapped[bool] = mapped_column(sa.Boolean)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)

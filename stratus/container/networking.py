@@ -12,7 +12,10 @@ what the spec's ``ports`` lists. A container's row records what it holds, in ``n
 
 ``preserve_on_delete`` marks a port the user gave: freeing the container unbinds it and
 deletes the ports the API made. Freeing runs as the container service, since no caller
-is at hand when an agent reports a container gone. A container has at most one port
+is at hand when an agent reports a container gone. A port the network service fails to
+free (it is down, or answers 5xx) is recorded in ``container_unfreed_ports`` and freed
+again every UNFREED_INTERVAL seconds by the API until it answers: a container's ports
+never outlive it for good. A container has at most one port
 per network (a Docker network per network service network), with an IPv4 address: a
 network needs an IPv4 subnet, a given port an IPv4 address, and a port asked for with an
 IPv6 address alone gets one from the network's first IPv4 subnet as well.
@@ -33,12 +36,14 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
+
+from stratus.container.models import UnfreedPort
 from stratus.container.schemas import Net
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import (
@@ -52,10 +57,10 @@ from stratus.runtime.api.errors import (
 )
 from stratus.runtime.clients.catalog import ServiceNotInCatalog
 from stratus.runtime.clients.network import NetworkApi, NetworkError
+from stratus.runtime.db import Database
 
 LOG = logging.getLogger(__name__)
-FREE_ATTEMPTS = 3  # tries at freeing a port, FREE_PAUSE seconds apart
-FREE_PAUSE = 1.0
+UNFREED_INTERVAL = 60.0  # seconds between tries at the ports the network service failed to free
 
 DEVICE_OWNER = "compute:kuryr"
 DEFAULT_GROUP = "default"
@@ -80,8 +85,9 @@ class Plan:
 
 
 class Networking:
-    def __init__(self, api: NetworkApi) -> None:
+    def __init__(self, api: NetworkApi, db: Database | None = None) -> None:
         self.api = api
+        self.db = db  # where ports that could not be freed wait (without it: logged)
 
     # -- checks, as the caller --------------------------------------------------------------
 
@@ -239,22 +245,39 @@ class Networking:
 
     def free(self, nets: Sequence[dict[str, Any]]) -> None:
         """Delete the ports the API made and let go of the given ones (as the service).
-        A port the network service failed on (a 5xx, or no answer) is tried again a few
-        times; one it refused or still cannot free is logged and left."""
-        for entry in nets:
-            for attempt in range(1, FREE_ATTEMPTS + 1):
-                try:
-                    if entry.get("preserve_on_delete"):
-                        self.api.unbind_port(entry["port_id"])
-                    else:
-                        self.api.delete_port(entry["port_id"])
-                    break
-                except Exception as exc:
-                    if attempt == FREE_ATTEMPTS or not _passing(exc):
-                        LOG.warning("port %s could not be freed: %s", entry["port_id"], exc)
-                        break
-                    LOG.info("freeing port %s failed, trying again: %s", entry["port_id"], exc)
-                    time.sleep(FREE_PAUSE)
+        One the network service failed on (a 5xx, or no answer) waits to be freed again;
+        one it refused is logged and left."""
+        failed = [entry for entry in nets if not self._free_one(entry["port_id"], _given(entry))]
+        if failed and self.db is not None:
+            with self.db.session() as session:
+                for entry in failed:
+                    session.merge(UnfreedPort(port_id=entry["port_id"], preserve=_given(entry)))
+
+    def free_unfreed(self) -> None:
+        """Try again at the ports the network service failed to free."""
+        if self.db is None:
+            return
+        with self.db.session() as session:
+            waiting = session.scalars(sa.select(UnfreedPort)).all()
+        done = [row.port_id for row in waiting if self._free_one(row.port_id, row.preserve)]
+        if done:
+            with self.db.session() as session:
+                session.execute(sa.delete(UnfreedPort).where(UnfreedPort.port_id.in_(done)))
+
+    def _free_one(self, port_id: str, preserve: bool) -> bool:
+        """Free one port: False if the network service failed and may do it later."""
+        try:
+            if preserve:
+                self.api.unbind_port(port_id)
+            else:
+                self.api.delete_port(port_id)
+        except Exception as exc:
+            if isinstance(exc, NetworkError) and exc.status < 500:
+                LOG.warning("port %s could not be freed: %s", port_id, exc)
+                return True
+            LOG.warning("port %s could not be freed yet: %s", port_id, exc)
+            return False
+        return True
 
     def regroup(
         self,
@@ -354,6 +377,5 @@ def _one_port_per_network(taken: Sequence[str], wanted: Sequence[str]) -> None:
         seen.add(network_id)
 
 
-def _passing(exc: Exception) -> bool:
-    """Whether the network service may do it when asked again: it failed, not refused."""
-    return not isinstance(exc, NetworkError) or exc.status >= 500
+def _given(entry: dict[str, Any]) -> bool:
+    return bool(entry.get("preserve_on_delete"))

@@ -28,17 +28,18 @@ register(
 
 
 @dataclass(frozen=True)
-class ApiPart:
-    name: str
-    port: int
-    app: Any  # an ASGI application
-
-
-@dataclass(frozen=True)
 class WorkerPart:
     name: str
     start: Callable[[], None]
     stop: Callable[[], None]
+
+
+@dataclass(frozen=True)
+class ApiPart:
+    name: str
+    port: int
+    app: Any  # an ASGI application
+    background: tuple[WorkerPart, ...] = ()  # run beside the API, in its process
 
 
 Part = ApiPart | WorkerPart

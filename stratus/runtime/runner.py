@@ -50,6 +50,7 @@ def run(runtime: Runtime, names: Sequence[str]) -> None:
     built = [part_table.build(name, runtime) for name in names]
     apis = [p for p in built if isinstance(p, ApiPart)]
     workers = [p for p in built if isinstance(p, WorkerPart)]
+    workers += [worker for api in apis for worker in api.background]
     bind = runtime.conf.get("DEFAULT", "bind_host")
     for api in apis:
         _check_free(bind, api.port)

@@ -29,13 +29,13 @@ from stratus.compute.clients.network import NetworkError
 from stratus.compute.conductor.manager import AGENT_TOPIC
 from stratus.compute.conductor.manager import TOPIC as CONDUCTOR_TOPIC
 from stratus.compute.networking import Networking
-from stratus.compute.periodic import Periodic
 from stratus.compute.records import instance_name
 from stratus.compute.virt.driver import Instance, VirtDriver
 from stratus.runtime.bus import Bus, Listener, RemoteError
 from stratus.runtime.config import Config
 from stratus.runtime.db import utcnow
 from stratus.runtime.keyed_locks import KeyedLocks
+from stratus.runtime.periodic import Periodic
 
 LOG = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from stratus.container import (
 )
 from stratus.container.api import capsules, containers, hosts, networks, quota_sets, versions
 from stratus.container.images import ImageClient
-from stratus.container.networking import Networking
+from stratus.container.networking import UNFREED_INTERVAL, Networking
 from stratus.container.policy import default_policy
 from stratus.container.rpc import CONDUCTOR_TOPIC, AgentClient, Conductor
 from stratus.container.service import ContainerService, Settings
@@ -25,7 +25,8 @@ from stratus.runtime.api.microversion import Microversions
 from stratus.runtime.api.policy import Policy
 from stratus.runtime.clients.catalog import ServiceClient
 from stratus.runtime.clients.network import NetworkApi
-from stratus.runtime.parts import ApiPart
+from stratus.runtime.parts import ApiPart, WorkerPart
+from stratus.runtime.periodic import Periodic
 from stratus.runtime.process import Runtime
 
 
@@ -50,7 +51,7 @@ def build_app(
     if network is None:
         region = runtime.conf.get("DEFAULT", "region_name")
         network = NetworkApi(ServiceClient(runtime.identity("container"), "network", region))
-    networking = Networking(network)
+    networking = Networking(network, db)
     service = ContainerService(
         db,
         AgentClient(runtime.bus),
@@ -80,4 +81,7 @@ def build_app(
 
 def build_part(runtime: Runtime) -> ApiPart:
     app = build_app(runtime, runtime.identity("container"))
-    return ApiPart("container-api", runtime.conf.container.port, app)
+    networking: Networking = app.state.service.networking
+    frees = Periodic("container-unfreed-ports", UNFREED_INTERVAL, networking.free_unfreed)
+    background = WorkerPart("container-unfreed-ports", frees.start, frees.stop)
+    return ApiPart("container-api", runtime.conf.container.port, app, (background,))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.api.container.conftest import Env
@@ -313,6 +314,32 @@ def test_a_failed_create_frees_its_ports(env: Env, net1: str) -> None:
     env.driver.down = None
     assert env.call("DELETE", f"/v1/containers/{uuid}").status_code == 204
     env.gone(uuid)
+
+
+def unreachable(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("Connection refused", request=request)
+
+
+def test_ports_are_freed_once_the_network_service_is_back(
+    env: Env, net1: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = env.run(nets=[{"network": net1}])["uuid"]
+    given = net(env, "POST", "ports", json={"port": {"network_id": net1}})["port"]
+    taker = env.run(nets=[{"port": given["id"]}])["uuid"]
+    for uuid in (made, taker):
+        env.wait_status(uuid, "Running")
+    [made_port] = ports_of(env, made)
+    service = env.app.state.service.networking.api.service  # the API's way to the network
+    with monkeypatch.context() as down:
+        down.setattr(service, "http", httpx.Client(transport=httpx.MockTransport(unreachable)))
+        for uuid in (made, taker):
+            assert env.call("DELETE", f"/v1/containers/{uuid}?stop=True").status_code == 204
+            env.gone(uuid)
+    assert ports_of(env, made) == [made_port] and ports_of(env, taker) != []
+    env.app.state.service.networking.free_unfreed()  # as the API does every minute
+    assert ports_of(env, made) == [] and ports_of(env, taker) == []
+    kept = net(env, "GET", f"ports/{given['id']}", "admin")["port"]
+    assert (kept["device_id"], kept["device_owner"], kept["binding:host_id"]) == ("", "", "")
 
 
 def test_auto_remove_frees_its_ports(env: Env, net1: str) -> None:

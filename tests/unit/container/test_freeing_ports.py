@@ -1,28 +1,33 @@
-"""A container's ports are freed even when the network service fails a try or two; a
-port it refuses to free is not asked about again."""
+"""A container's ports are freed even when the network service fails: what it failed to
+free is recorded and freed again until it answers; a port it refuses to free is not
+asked about again."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
-from stratus.container import networking
+from stratus.container.models import UnfreedPort
 from stratus.container.networking import Networking
+from stratus.runtime import migrations
 from stratus.runtime.clients.network import NetworkError
+from stratus.runtime.db import Database
 
 
-class FlakyNetwork:
-    """Fails the first ``failures`` requests about each port."""
+class Network:
+    """The network service as far as freeing goes: answers ``status`` (None: frees)."""
 
-    def __init__(self, failures: int, status: int = 503) -> None:
-        self.failures = failures
+    def __init__(self, status: int | None) -> None:
         self.status = status
         self.calls: list[tuple[str, str]] = []
 
     def _answer(self, what: str, port_id: str) -> None:
         self.calls.append((what, port_id))
-        if sum(1 for _, p in self.calls if p == port_id) <= self.failures:
+        if self.status is not None:
             raise NetworkError(f"Cannot {what} port {port_id}: {self.status}", self.status)
 
     def delete_port(self, port_id: str) -> None:
@@ -36,34 +41,51 @@ NETS: list[dict[str, Any]] = [
     {"port_id": "made", "preserve_on_delete": False},
     {"port_id": "given", "preserve_on_delete": True},
 ]
+FREED = [("delete", "made"), ("unbind", "given")]
 
 
-@pytest.fixture(autouse=True)
-def no_pause(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(networking, "FREE_PAUSE", 0)
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path / 'container.sqlite'}")
+    migrations.upgrade("container", database)
+    yield database
+    database.dispose()
 
 
-def test_a_port_the_network_service_fails_to_free_is_tried_again() -> None:
-    api = FlakyNetwork(failures=networking.FREE_ATTEMPTS - 1)
-    Networking(api).free(NETS)  # type: ignore[arg-type]
-    attempts = [("delete", "made")] * networking.FREE_ATTEMPTS
-    assert api.calls == attempts + [("unbind", "given")] * networking.FREE_ATTEMPTS
+def unfreed(db: Database) -> dict[str, bool]:
+    with db.session() as session:
+        return {row.port_id: row.preserve for row in session.scalars(sa.select(UnfreedPort))}
 
 
-def test_a_port_that_cannot_be_freed_is_left_and_the_others_still_go(
-    caplog: pytest.LogCaptureFixture,
+def test_ports_the_network_service_failed_to_free_are_freed_once_it_answers(
+    db: Database,
 ) -> None:
-    api = FlakyNetwork(failures=networking.FREE_ATTEMPTS)
-    Networking(api).free(NETS)  # type: ignore[arg-type]
-    assert len(api.calls) == 2 * networking.FREE_ATTEMPTS
-    assert "port made could not be freed" in caplog.text
-    assert "port given could not be freed" in caplog.text
+    down = Network(status=503)
+    Networking(down, db).free(NETS)  # type: ignore[arg-type]
+    assert down.calls == FREED  # one try each: no request waits on a failing service
+    assert unfreed(db) == {"made": False, "given": True}
+
+    Networking(down, db).free_unfreed()  # type: ignore[arg-type]
+    assert unfreed(db) == {"made": False, "given": True}
+
+    back = Network(status=None)
+    Networking(back, db).free_unfreed()  # type: ignore[arg-type]
+    assert back.calls == FREED
+    assert unfreed(db) == {}
 
 
 def test_a_port_the_network_service_refuses_to_free_is_not_asked_again(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    refusing = Network(status=409)
+    Networking(refusing, db).free(NETS)  # type: ignore[arg-type]
+    assert refusing.calls == FREED
+    assert unfreed(db) == {}
+    assert "port made could not be freed: Cannot delete port made: 409" in caplog.text
+
+
+def test_without_a_database_a_port_that_could_not_be_freed_is_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    api = FlakyNetwork(failures=1, status=409)
-    Networking(api).free(NETS)  # type: ignore[arg-type]
-    assert api.calls == [("delete", "made"), ("unbind", "given")]
-    assert "port made could not be freed: Cannot delete port made: 409" in caplog.text
+    Networking(Network(status=503)).free(NETS)  # type: ignore[arg-type]
+    assert "port given could not be freed yet" in caplog.text
