@@ -43,7 +43,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from stratus.container.models import UnfreedPort
+from stratus.container.models import Capsule, Container, UnfreedPort
 from stratus.container.schemas import Net
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import (
@@ -259,10 +259,33 @@ class Networking:
             return
         with self.db.session() as session:
             waiting = session.scalars(sa.select(UnfreedPort)).all()
-        done = [row.port_id for row in waiting if self._free_one(row.port_id, row.preserve)]
+        done = [row.port_id for row in waiting if self._free_again(row)]
         if done:
             with self.db.session() as session:
                 session.execute(sa.delete(UnfreedPort).where(UnfreedPort.port_id.in_(done)))
+
+    def _free_again(self, row: UnfreedPort) -> bool:
+        """Free a recorded port (True when done). A given port is let go only if nothing
+        took it since: its user may have unbound it meanwhile and given it to another
+        container, or to a server."""
+        if not row.preserve:
+            return self._free_one(row.port_id, preserve=False)
+        try:
+            port = self.api.show_port(row.port_id)
+        except Exception as exc:
+            LOG.warning("port %s could not be freed yet: %s", row.port_id, exc)
+            return False
+        if port is None or port.get("device_owner") != DEVICE_OWNER:
+            return True
+        if self._holds(port.get("device_id") or ""):
+            return True
+        return self._free_one(row.port_id, preserve=True)
+
+    def _holds(self, device_id: str) -> bool:
+        """Whether ``device_id`` is a container or capsule of this service now."""
+        assert self.db is not None
+        with self.db.session() as session:
+            return any(session.get(model, device_id) is not None for model in (Container, Capsule))
 
     def _free_one(self, port_id: str, preserve: bool) -> bool:
         """Free one port: False if the network service failed and may do it later."""

@@ -21,9 +21,14 @@ from stratus.runtime.db import Database
 class Network:
     """The network service as far as freeing goes: answers ``status`` (None: frees)."""
 
-    def __init__(self, status: int | None) -> None:
+    def __init__(self, status: int | None, owner: str = "compute:kuryr") -> None:
         self.status = status
+        self.owner = owner  # the given port's device owner now
         self.calls: list[tuple[str, str]] = []
+
+    def show_port(self, port_id: str) -> dict[str, Any]:
+        self._answer("show", port_id)
+        return {"id": port_id, "device_id": "a-container-gone", "device_owner": self.owner}
 
     def _answer(self, what: str, port_id: str) -> None:
         self.calls.append((what, port_id))
@@ -70,7 +75,15 @@ def test_ports_the_network_service_failed_to_free_are_freed_once_it_answers(
 
     back = Network(status=None)
     Networking(back, db).free_unfreed()  # type: ignore[arg-type]
-    assert back.calls == FREED
+    assert back.calls == [("delete", "made"), ("show", "given"), ("unbind", "given")]
+    assert unfreed(db) == {}
+
+
+def test_a_given_port_taken_again_meanwhile_is_left_to_its_new_holder(db: Database) -> None:
+    Networking(Network(status=503), db).free(NETS)  # type: ignore[arg-type]
+    back = Network(status=None, owner="compute:nova")  # its user gave it to a server since
+    Networking(back, db).free_unfreed()  # type: ignore[arg-type]
+    assert back.calls == [("delete", "made"), ("show", "given")]
     assert unfreed(db) == {}
 
 
