@@ -277,7 +277,7 @@ class ComputeAgent:
         hard = reboot_type == "HARD"
         self._power_task(
             instance,
-            lambda i: self.driver.reboot(i, hard),
+            lambda i: self.driver.reboot(self._current(i) if hard else i, hard),
             states.ACTIVE,
             "compute_reboot_instance",
             request_id,
@@ -332,6 +332,7 @@ class ComputeAgent:
         keeping its ports; a stopped server is left stopped."""
         with self._lock(instance):
             start = utcnow().isoformat()
+            instance = self._current(instance)
             was_stopped = instance["vm_state"] == states.STOPPED
             try:
                 self.driver.destroy(instance)
@@ -623,6 +624,12 @@ class ComputeAgent:
             fault=_message(error) if error else None,
             fault_details=_details(error) if error else "",
         )
+
+    def _current(self, instance: Instance) -> Instance:
+        """``instance`` with its ports as recorded now, for an action that makes its
+        domain anew (read under the server's lock: no attach or detach runs meanwhile)."""
+        recorded = self._conductor("network_info", instance_uuid=instance["uuid"])
+        return instance if recorded is None else {**instance, "network_info": recorded}
 
     def _conductor(self, method: str, **kwargs: Any) -> Any:
         return self.bus.call(CONDUCTOR_TOPIC, method, **kwargs)

@@ -340,6 +340,16 @@ class Conductor:
             )
             return [records.wire(instance) for instance in found]
 
+    def network_info(self, instance_uuid: str) -> list[dict[str, Any]] | None:
+        """A server's ports as recorded now (None if it is gone): an action's copy of the
+        server was read when the action was asked for, and may predate an interface
+        attached or detached since (an attach takes no task state)."""
+        with self.db.session() as session:
+            instance = session.get(Instance, instance_uuid)
+            if instance is None or instance.deleted:
+                return None
+            return list(instance.network_info or [])
+
     def orphans(self, agent_host: str, instance_uuids: list[str]) -> list[str]:
         """Of the servers that have a domain on ``agent_host`` but are not placed there, those
         whose domain can go: deleted or unknown, or elsewhere with no resize under way

@@ -169,6 +169,27 @@ def test_states_and_locks(netenv: Env, private: str) -> None:
     assert len(domain_ports(netenv, server)) == 2
 
 
+@pytest.mark.parametrize("action", ["reboot", "rebuild"])
+def test_a_domain_made_anew_has_the_ports_attached_since_the_action_was_asked(
+    netenv: Env, private: str, action: str
+) -> None:
+    """An attach takes no task state: a hard reboot or a rebuild asked for while one ran
+    carries a copy of the server without its new port, and must not drop it."""
+    server = netenv.boot()
+    host = netenv.show(server["id"], "admin")["OS-EXT-SRV-ATTR:host"]
+    [asked] = [
+        i
+        for i in netenv.agent._conductor("instances_on_host", agent_host=host)
+        if i["uuid"] == server["id"]
+    ]
+    port_id = attach(netenv, server["id"], net_id=private)["interfaceAttachment"]["port_id"]
+    if action == "reboot":
+        netenv.agent.reboot_instance(asked, "HARD")
+    else:
+        netenv.agent.rebuild_instance(asked)
+    assert domain_ports(netenv, server) == [port_id]
+
+
 def test_a_failed_attach_leaves_nothing(netenv: Env, private: str) -> None:
     server = netenv.boot()
     netenv.driver.fail_attach_on = set(netenv.driver.hosts())
