@@ -192,7 +192,8 @@ class Conductor:
         """Free the capsule's port and remove it if none of its containers is left. Asked
         in a transaction of its own, after the member's removal committed: of members
         reported gone at once (each transaction seeing the other's member still there),
-        the last to commit sees none left; two may both see none, and free it twice."""
+        the last to commit sees none left; two may both see none, and free it twice (the
+        second finds the port gone)."""
         with self.db.session() as session:
             left = sa.select(Container.uuid).where(Container.capsule_id == capsule_id)
             if session.execute(left.limit(1)).first() is not None:
