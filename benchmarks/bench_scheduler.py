@@ -20,12 +20,12 @@ from common import print_table
 
 from stratus.compute.conductor.manager import Conductor
 from stratus.compute.models import Allocation, ComputeNode
-from stratus.runtime.periodic import Periodic
 from stratus.compute.scheduler.manager import NoValidHost, Scheduler
 from stratus.runtime import migrations
 from stratus.runtime.bus import connect
 from stratus.runtime.config import Config
 from stratus.runtime.db import Database, new_id
+from stratus.runtime.periodic import Periodic
 
 FLAVORS = [
     {"id": "1", "name": "m1.tiny", "vcpus": 1, "memory_mb": 512, "root_gb": 1},
