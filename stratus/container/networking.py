@@ -43,7 +43,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from stratus.container.models import Capsule, Container, UnfreedPort
+from stratus.container.models import Container, UnfreedPort
 from stratus.container.schemas import Net
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import (
@@ -266,8 +266,8 @@ class Networking:
 
     def _free_again(self, row: UnfreedPort) -> bool:
         """Free a recorded port (True when done). A given port is let go only if nothing
-        took it since: its user may have unbound it meanwhile and given it to another
-        container, or to a server."""
+        took it since (its user may have unbound it meanwhile and given it to a container
+        again, or to a server), and only if it did not change since it was read."""
         if not row.preserve:
             return self._free_one(row.port_id, preserve=False)
         try:
@@ -275,27 +275,34 @@ class Networking:
         except Exception as exc:
             LOG.warning("port %s could not be freed yet: %s", row.port_id, exc)
             return False
-        if port is None or port.get("device_owner") != DEVICE_OWNER:
+        if port is None or port.get("device_owner") != DEVICE_OWNER or self._held(port):
             return True
-        if self._holds(port.get("device_id") or ""):
-            return True
-        return self._free_one(row.port_id, preserve=True)
+        return self._free_one(row.port_id, preserve=True, revision=port.get("revision_number"))
 
-    def _holds(self, device_id: str) -> bool:
-        """Whether ``device_id`` is a container or capsule of this service now."""
+    def _held(self, port: dict[str, Any]) -> bool:
+        """Whether a container of this service (or of the capsule the port names as its
+        device) holds the port now."""
         assert self.db is not None
+        device = port.get("device_id") or ""
+        holders = sa.select(Container.nets).where(
+            sa.or_(Container.uuid == device, Container.capsule_id == device)
+        )
         with self.db.session() as session:
-            return any(session.get(model, device_id) is not None for model in (Container, Capsule))
+            return any(
+                port["id"] in {entry["port_id"] for entry in nets or []}
+                for nets in session.scalars(holders)
+            )
 
-    def _free_one(self, port_id: str, preserve: bool) -> bool:
-        """Free one port: False if the network service failed and may do it later."""
+    def _free_one(self, port_id: str, preserve: bool, revision: int | None = None) -> bool:
+        """Free one port (unbinding a given one only at ``revision``, when given): False
+        if the network service failed, or the port changed since, and it may be done later."""
         try:
             if preserve:
-                self.api.unbind_port(port_id)
+                self.api.unbind_port(port_id, revision)
             else:
                 self.api.delete_port(port_id)
         except Exception as exc:
-            if isinstance(exc, NetworkError) and exc.status < 500:
+            if isinstance(exc, NetworkError) and exc.status < 500 and exc.status != 412:
                 LOG.warning("port %s could not be freed: %s", port_id, exc)
                 return True
             LOG.warning("port %s could not be freed yet: %s", port_id, exc)

@@ -65,15 +65,17 @@ class NetworkApi:
     ) -> dict[str, Any]:
         """``revision``: only if the port is still at that revision number (else 412)."""
         body = {"port": fields}
-        headers = {} if revision is None else {"If-Match": f"revision_number={revision}"}
         response = self.service.request(
-            "PUT", f"/v2.0/ports/{port_id}", token=token, json=body, headers=headers
+            "PUT", f"/v2.0/ports/{port_id}", token=token, json=body, headers=_if_match(revision)
         )
         return _port(response, 200, f"Cannot {what} port {port_id}")
 
-    def unbind_port(self, port_id: str) -> None:
+    def unbind_port(self, port_id: str, revision: int | None = None) -> None:
+        """Let the port go; ``revision``: only if it is still at that revision (else 412)."""
         body = {"port": {"device_id": "", "device_owner": "", "binding:host_id": ""}}
-        response = self.service.request("PUT", f"/v2.0/ports/{port_id}", json=body)
+        response = self.service.request(
+            "PUT", f"/v2.0/ports/{port_id}", json=body, headers=_if_match(revision)
+        )
         if response.status_code not in (200, 404):
             message = f"Cannot unbind port {port_id}: {error_message(response)}"
             raise NetworkError(message, response.status_code)
@@ -103,6 +105,11 @@ def _port(response: httpx.Response, expected: int, what: str) -> dict[str, Any]:
     if response.status_code != expected:
         raise NetworkError(f"{what}: {error_message(response)}", response.status_code)
     return response.json()["port"]
+
+
+def _if_match(revision: int | None) -> dict[str, str]:
+    """The header that makes an update conditional on the port's revision (412 if not)."""
+    return {} if revision is None else {"If-Match": f"revision_number={revision}"}
 
 
 def _check(response: httpx.Response, expected: int) -> None:

@@ -342,6 +342,39 @@ def test_ports_are_freed_once_the_network_service_is_back(
     assert (kept["device_id"], kept["device_owner"], kept["binding:host_id"]) == ("", "", "")
 
 
+def test_a_given_port_detached_while_the_network_service_is_down_is_let_go_later(
+    env: Env, net1: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The container stays, and its uuid stays the port's device id until the port is
+    let go: only a port the container holds again is left alone."""
+    uuid = env.run(nets=[{"network": net1}])["uuid"]
+    env.wait_status(uuid, "Running")
+    given, other = (
+        net(env, "POST", "ports", json={"port": {"network_id": network(env, name, cidr)}})["port"]
+        for name, cidr in (("net2", "10.2.0.0/24"), ("net3", "10.3.0.0/24"))
+    )
+
+    def act(what: str, port_id: str) -> None:
+        response = env.call("POST", f"/v1/containers/{uuid}/{what}", params={"port": port_id})
+        assert response.status_code == 202, response.text
+
+    for port in (given, other):
+        act("network_attach", port["id"])
+    service = env.app.state.service.networking.api.service
+    with monkeypatch.context() as down:
+        down.setattr(service, "http", httpx.Client(transport=httpx.MockTransport(unreachable)))
+        for port in (given, other):
+            act("network_detach", port["id"])
+    # Meanwhile the user freed one by hand and gave it to the same container again.
+    net(env, "PUT", f"ports/{other['id']}", json={"port": {"device_id": "", "device_owner": ""}})
+    act("network_attach", other["id"])
+    env.app.state.service.networking.free_unfreed()
+    kept = net(env, "GET", f"ports/{given['id']}", "admin")["port"]
+    assert (kept["device_id"], kept["device_owner"]) == ("", "")
+    retaken = net(env, "GET", f"ports/{other['id']}", "admin")["port"]
+    assert (retaken["device_id"], retaken["device_owner"]) == (uuid, "compute:kuryr")
+
+
 def test_auto_remove_frees_its_ports(env: Env, net1: str) -> None:
     uuid = env.run(nets=[{"network": net1}], auto_remove=True)["uuid"]
     env.wait_status(uuid, "Running")

@@ -21,25 +21,33 @@ from stratus.runtime.db import Database
 class Network:
     """The network service as far as freeing goes: answers ``status`` (None: frees)."""
 
-    def __init__(self, status: int | None, owner: str = "compute:kuryr") -> None:
+    def __init__(self, status: int | None, owner: str = "compute:kuryr", revision: int = 7) -> None:
         self.status = status
         self.owner = owner  # the given port's device owner now
+        self.revision = revision  # the given port's revision when it is unbound
         self.calls: list[tuple[str, str]] = []
 
     def show_port(self, port_id: str) -> dict[str, Any]:
         self._answer("show", port_id)
-        return {"id": port_id, "device_id": "a-container-gone", "device_owner": self.owner}
+        return {
+            "id": port_id,
+            "device_id": "a-container-gone",
+            "device_owner": self.owner,
+            "revision_number": 7,
+        }
 
-    def _answer(self, what: str, port_id: str) -> None:
+    def _answer(self, what: str, port_id: str, status: int | None = None) -> None:
         self.calls.append((what, port_id))
-        if self.status is not None:
-            raise NetworkError(f"Cannot {what} port {port_id}: {self.status}", self.status)
+        status = status or self.status
+        if status is not None:
+            raise NetworkError(f"Cannot {what} port {port_id}: {status}", status)
 
     def delete_port(self, port_id: str) -> None:
         self._answer("delete", port_id)
 
-    def unbind_port(self, port_id: str) -> None:
-        self._answer("unbind", port_id)
+    def unbind_port(self, port_id: str, revision: int | None = None) -> None:
+        changed = revision is not None and revision != self.revision
+        self._answer("unbind", port_id, 412 if changed else None)
 
 
 NETS: list[dict[str, Any]] = [
@@ -102,3 +110,11 @@ def test_without_a_database_a_port_that_could_not_be_freed_is_logged(
 ) -> None:
     Networking(Network(status=503)).free(NETS)  # type: ignore[arg-type]
     assert "port given could not be freed yet" in caplog.text
+
+
+def test_a_given_port_that_changed_since_it_was_read_is_tried_again(db: Database) -> None:
+    Networking(Network(status=503), db).free(NETS)  # type: ignore[arg-type]
+    changing = Network(status=None, revision=8)  # changed between the read and the unbind
+    Networking(changing, db).free_unfreed()  # type: ignore[arg-type]
+    assert changing.calls == [("delete", "made"), ("show", "given"), ("unbind", "given")]
+    assert unfreed(db) == {"given": True}
