@@ -9,11 +9,14 @@ differently; every ``delete_*`` call succeeds when the object is already gone. A
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
+import os
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pyroute2 import IPRoute
@@ -28,6 +31,7 @@ FLOOD_MAC = "00:00:00:00:00:00"
 """The FDB address of a VXLAN device's flood entries (broadcast, unknown unicast)."""
 
 VXLAN_PORT = 4789
+SYS_NET = Path("/sys/class/net")  # the host's links, a folder each
 _NUD_NOARP_PERMANENT = 0x40 | 0x80
 _NTF_SELF = 0x02
 _SCOPE_LINK = 253
@@ -198,8 +202,7 @@ class Netlink:
         )
 
     def in_bridge(self, name: str, bridge: str) -> bool:
-        """Whether ``name`` is a port of ``bridge`` (a few requests, where :meth:`bridges`
-        reads every link of the host)."""
+        """Whether ``name`` is a port of ``bridge`` (in this object's namespace)."""
         link = self.link(name)
         return link is not None and link.master is not None and link.master == self.index(bridge)
 
@@ -220,19 +223,18 @@ class Netlink:
         )
 
     def bridges(self, prefix: str = BRIDGE_PREFIX) -> dict[str, list[str]]:
-        """The bridges whose names start with ``prefix``, each with the names of its ports."""
-        links = self._ipr.get_links()
-        found = {
-            link["index"]: link.get("ifname")
-            for link in links
-            if link.get("ifname").startswith(prefix) and _kind(link) == "bridge"
-        }
-        ports: dict[str, list[str]] = {name: [] for name in found.values()}
-        for link in links:
-            master = link.get("master")
-            if master in found:
-                ports[found[master]].append(link.get("ifname"))
-        return {bridge: sorted(names) for bridge, names in sorted(ports.items())}
+        """The host's bridges whose names start with ``prefix``, each with the names of its
+        ports. Read from sysfs, which shows the host's namespace only: a netlink dump
+        decodes every link of the host (90 ms for 300 links), and every pass of every
+        agent lists the bridges."""
+        if self.namespace is not None:
+            raise HostError(f"bridges are listed in the host's namespace, not {self.namespace}")
+        found = {}
+        for name in sorted(os.listdir(SYS_NET)):
+            if name.startswith(prefix):
+                with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                    found[name] = sorted(os.listdir(SYS_NET / name / "brif"))  # bridges only
+        return found
 
     # -- VXLAN forwarding entries (l2 population) -----------------------------------
 

@@ -73,6 +73,12 @@ class Lab:
         self.host.ensure_bridge(bridge)
         return network_id, bridge
 
+    def tap(self, name: str) -> str:
+        """A tap, removed at the end."""
+        self._links.append(name)
+        self.host.ensure_tap(name)
+        return name
+
     def plug(
         self,
         namespace: str,

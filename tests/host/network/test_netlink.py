@@ -71,6 +71,17 @@ def test_bridges_veths_taps_are_idempotent_and_listed(lab: Lab) -> None:
     assert lab.host.index(tap) is None
 
 
+def test_bridges_lists_only_bridges_and_only_on_the_host(lab: Lab) -> None:
+    _, full = lab.network("b")
+    _, empty = lab.network("c")
+    port = lab.tap(f"{lab.token}port")
+    lab.tap(f"brq{lab.token}tap")  # the bridges' prefix, but not a bridge
+    lab.host.attach(port, full)
+    assert lab.host.bridges(f"brq{lab.token}") == {full: [port], empty: []}
+    with Netlink(lab.namespace(f"{lab.token}-br")) as inside, pytest.raises(HostError):
+        inside.bridges()
+
+
 def test_links_move_into_a_namespace_with_addresses_and_routes(lab: Lab) -> None:
     ns = lab.namespace(f"qrouter-{lab.token}r1")
     dev = f"{lab.token}qr"
