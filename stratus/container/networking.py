@@ -15,7 +15,11 @@ deletes the ports the API made. Freeing runs as the container service, since no 
 is at hand when an agent reports a container gone. A port the network service fails to
 free (it is down, or answers 5xx) is recorded in ``container_unfreed_ports`` and freed
 again every UNFREED_INTERVAL seconds by the API until it answers: a container's ports
-never outlive it for good. A container has at most one port
+never outlive it for good. Nor do the ports of a container that never was: an API that
+stops between making (or taking) ports and recording their container leaves ports whose
+device is no container or capsule; the same round frees those once they are
+ORPHAN_AGE seconds old (the ports the API made carry the tag ``MADE_TAG`` and are
+deleted, the given ones let go). A container has at most one port
 per network (a Docker network per network service network), with an IPv4 address: a
 network needs an IPv4 subnet, a given port an IPv4 address, and a port asked for with an
 IPv6 address alone gets one from the network's first IPv4 subnet as well.
@@ -39,11 +43,12 @@ import logging
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
-from stratus.container.models import Container, UnfreedPort
+from stratus.container.models import Capsule, Container, UnfreedPort
 from stratus.container.schemas import Net
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import (
@@ -61,6 +66,8 @@ from stratus.runtime.db import Database
 
 LOG = logging.getLogger(__name__)
 UNFREED_INTERVAL = 60.0  # seconds between tries at the ports the network service failed to free
+ORPHAN_AGE = 600.0  # seconds a port of ours may name no container (a create holds it moments)
+MADE_TAG = "made-for-container"  # on the ports the API makes (deleted when freed)
 
 DEVICE_OWNER = "compute:kuryr"
 DEFAULT_GROUP = "default"
@@ -230,6 +237,7 @@ class Networking:
                     fields = {
                         "network_id": wanted.network_id,
                         "security_groups": plan.group_ids,
+                        "tags": [MADE_TAG],
                         **owner,
                     }
                     if wanted.fixed_ips:
@@ -252,6 +260,43 @@ class Networking:
             with self.db.session() as session:
                 for entry in failed:
                     session.merge(UnfreedPort(port_id=entry["port_id"], preserve=_given(entry)))
+
+    def free_leftovers(self) -> None:
+        """What the API does every UNFREED_INTERVAL seconds: free what it failed to free,
+        then the ports it made or took for containers that were never recorded."""
+        self.free_unfreed()
+        self.free_orphans()
+
+    def free_orphans(self, age: float = ORPHAN_AGE) -> None:
+        """Free the ports of ours (device owner ``compute:kuryr``) whose device is no
+        container or capsule and that did not change for ``age`` seconds: an API stopped
+        between making or taking them and recording their container."""
+        if self.db is None:
+            return
+        try:
+            ours = self.api.list_ports(None, device_owner=DEVICE_OWNER)
+        except ServiceNotInCatalog:
+            return  # a cloud without a network service: no ports
+        except Exception as exc:
+            LOG.warning("ports left by unrecorded containers cannot be looked for yet: %s", exc)
+            return
+        with self.db.session() as session:
+            devices = set(session.scalars(sa.select(Container.uuid)))
+            devices |= set(session.scalars(sa.select(Capsule.uuid)))
+            waiting = set(session.scalars(sa.select(UnfreedPort.port_id)))
+        settled = datetime.now(UTC) - timedelta(seconds=age)
+        for port in ours:
+            if port.get("device_id") in devices or port["id"] in waiting:
+                continue
+            if datetime.fromisoformat(port["updated_at"]) > settled:
+                continue  # perhaps a create in flight
+            LOG.warning(
+                "freeing port %s of %s, a container never recorded",
+                port["id"],
+                port.get("device_id"),
+            )
+            made = MADE_TAG in (port.get("tags") or [])
+            self._free_one(port["id"], preserve=not made, revision=port.get("revision_number"))
 
     def free_unfreed(self) -> None:
         """Try again at the ports the network service failed to free."""

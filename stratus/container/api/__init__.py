@@ -82,6 +82,6 @@ def build_app(
 def build_part(runtime: Runtime) -> ApiPart:
     app = build_app(runtime, runtime.identity("container"))
     networking: Networking = app.state.service.networking
-    frees = Periodic("container-unfreed-ports", UNFREED_INTERVAL, networking.free_unfreed)
-    background = WorkerPart("container-unfreed-ports", frees.start, frees.stop)
+    frees = Periodic("container-leftover-ports", UNFREED_INTERVAL, networking.free_leftovers)
+    background = WorkerPart("container-leftover-ports", frees.start, frees.stop)
     return ApiPart("container-api", runtime.conf.container.port, app, (background,))

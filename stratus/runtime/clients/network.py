@@ -96,9 +96,20 @@ class NetworkApi:
         return response.json()[key]
 
     def _list(self, kind: str, token: str | None, filters: dict[str, Any]) -> list[dict]:
-        response = self.service.request("GET", f"/v2.0/{kind}", token=token, params=filters)
-        _check(response, 200)
-        return response.json()[kind.replace("-", "_")]
+        """Every item, page after page (the service pages long lists, by id)."""
+        key = kind.replace("-", "_")
+        found: list[dict] = []
+        params = filters
+        while True:
+            response = self.service.request("GET", f"/v2.0/{kind}", token=token, params=params)
+            _check(response, 200)
+            body = response.json()
+            found += body[key]
+            if not body[key] or not any(
+                link.get("rel") == "next" for link in body.get(f"{key}_links", [])
+            ):
+                return found
+            params = {**filters, "marker": found[-1]["id"]}
 
 
 def _port(response: httpx.Response, expected: int, what: str) -> dict[str, Any]:

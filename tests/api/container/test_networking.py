@@ -8,13 +8,26 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
 
+from stratus.container.networking import DEVICE_OWNER, MADE_TAG
 from tests.api.container.conftest import Env
 
 BAD_PORT = "1b5ecb39-0000-4000-8000-000000000000"
+POD = {  # a capsule of two containers on net1
+    "kind": "capsule",
+    "metadata": {"name": "pod"},
+    "nets": [{"network": "net1"}],
+    "spec": {
+        "containers": [
+            {"image": "busybox", "command": ["sleep", "60"]},
+            {"image": "busybox", "command": ["sleep", "61"]},
+        ]
+    },
+}
 
 
 def net(env: Env, method: str, path: str, user: str = "demo", **kwargs: Any) -> Any:
@@ -375,6 +388,40 @@ def test_a_given_port_detached_while_the_network_service_is_down_is_let_go_later
     assert (retaken["device_id"], retaken["device_owner"]) == (uuid, "compute:kuryr")
 
 
+def test_ports_of_containers_never_recorded_are_freed(
+    env: Env, net1: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An API that stopped between making (or taking) a container's ports and recording
+    the container left ports whose device is no container: the ones it made are deleted,
+    the given ones let go, once they are old enough not to be a create in flight."""
+    living = env.run(nets=[{"network": net1}])["uuid"]
+    env.wait_status(living, "Running")
+    [kept] = ports_of(env, living)
+    assert kept["tags"] == [MADE_TAG]
+    capsule = env.call("POST", "/v1/capsules", json={"template": POD})
+    assert capsule.status_code == 202, capsule.text
+    [pod_port] = ports_of(env, capsule.json()["uuid"])
+    owner = {"device_id": str(uuid4()), "device_owner": DEVICE_OWNER}
+    made = {"network_id": net1, "tags": [MADE_TAG], **owner}
+    made_id = net(env, "POST", "ports", json={"port": made})["port"]["id"]
+    given_id = net(env, "POST", "ports", json={"port": {"network_id": net1}})["port"]["id"]
+    net(env, "PUT", f"ports/{given_id}", json={"port": owner})
+    networking = env.app.state.service.networking
+    networking.free_orphans()  # minutes old at most: perhaps a create in flight
+    assert {p["id"] for p in ports_of(env, owner["device_id"])} == {made_id, given_id}
+    with monkeypatch.context() as paged:  # one port a page: every page is looked at
+        network_conf = env.network.app.state.backend.conf
+        paged.setitem(network_conf._overrides, "network", {"pagination_max_limit": 1})
+        networking.free_orphans(age=0)
+    assert ports_of(env, owner["device_id"]) == []
+    gone = env.network.request("GET", f"/v2.0/ports/{made_id}", headers=env.users["admin"].headers)
+    assert gone.status_code == 404
+    let_go = net(env, "GET", f"ports/{given_id}", "admin")["port"]
+    assert (let_go["device_id"], let_go["device_owner"]) == ("", "")
+    assert [p["id"] for p in ports_of(env, living)] == [kept["id"]]
+    assert [p["id"] for p in ports_of(env, capsule.json()["uuid"])] == [pod_port["id"]]
+
+
 def test_auto_remove_frees_its_ports(env: Env, net1: str) -> None:
     uuid = env.run(nets=[{"network": net1}], auto_remove=True)["uuid"]
     env.wait_status(uuid, "Running")
@@ -387,18 +434,7 @@ def test_auto_remove_frees_its_ports(env: Env, net1: str) -> None:
 
 
 def test_a_capsule_has_one_port(env: Env, net1: str) -> None:
-    template = {
-        "kind": "capsule",
-        "metadata": {"name": "pod"},
-        "nets": [{"network": "net1"}],
-        "spec": {
-            "containers": [
-                {"image": "busybox", "command": ["sleep", "60"]},
-                {"image": "busybox", "command": ["sleep", "61"]},
-            ]
-        },
-    }
-    response = env.call("POST", "/v1/capsules", json={"template": template})
+    response = env.call("POST", "/v1/capsules", json={"template": POD})
     assert response.status_code == 202, response.text
     capsule = response.json()
     [port] = ports_of(env, capsule["uuid"])
@@ -408,7 +444,7 @@ def test_a_capsule_has_one_port(env: Env, net1: str) -> None:
     for uuid in members:
         assert env.show(uuid)["addresses"] == capsule["addresses"]
         assert [p["port_id"] for p in env.driver.containers[uuid]["spec"]["ports"]] == [port["id"]]
-    twice = {**template, "nets": [{"network": net1}, {"network": net1}]}
+    twice = {**POD, "nets": [{"network": net1}, {"network": net1}]}
     response = env.call("POST", "/v1/capsules", json={"template": twice})
     assert response.status_code == 400 and "one port" in response.text
     assert env.call("DELETE", f"/v1/capsules/{capsule['uuid']}").status_code == 204
