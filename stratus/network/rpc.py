@@ -80,15 +80,17 @@ class ServerEndpoint:
                     models.Port.binding_vif_type.not_in(UNWIRED),
                 )
             ).all()
-            networks = {p.network_id: p.network for p in bound}
+            networks = session.scalars(
+                sa.select(models.Network).where(
+                    models.Network.id.in_({p.network_id for p in bound})
+                )
+            ).all()  # in one query, not one per network
+            peers = _peers(session, self.backend, networks, agent_host)
             groups = _security_groups(session, {g for p in bound for g in p.security_group_ids})
             remote = {r["remote_group_id"] for g in groups.values() for r in g["rules"]}
             return {
                 "ports": [_port(p) for p in bound],
-                "networks": {
-                    n.id: {**_network(n), "peers": _peers(session, self.backend, n, agent_host)}
-                    for n in networks.values()
-                },
+                "networks": {n.id: {**_network(n), "peers": peers.get(n.id, [])} for n in networks},
                 "security_groups": groups,
                 "members": _members(session, remote - {None}),
             }
@@ -274,31 +276,38 @@ def _subnet(subnet: models.Subnet) -> dict[str, Any]:
     }
 
 
-def _peers(session: Session, backend: Backend, network: models.Network, host: str) -> list[str]:
-    """The VXLAN endpoints of the other hosts with ports bound on the network."""
-    if network.segments[0].network_type != "vxlan":
-        return []
-    hosts = session.scalars(
-        sa.select(models.Port.binding_host_id)
+def _peers(
+    session: Session, backend: Backend, networks: Iterable[models.Network], host: str
+) -> dict[str, list[str]]:
+    """For each VXLAN network, the VXLAN endpoints of the other hosts with ports bound on
+    it (two queries for them all)."""
+    vxlan = [n.id for n in networks if n.segments[0].network_type == "vxlan"]
+    if not vxlan:
+        return {}
+    bound = session.execute(
+        sa.select(models.Port.network_id, models.Port.binding_host_id)
         .where(
-            models.Port.network_id == network.id,
+            models.Port.network_id.in_(vxlan),
             models.Port.binding_host_id != host,
             models.Port.binding_vif_type.not_in(UNWIRED),
         )
         .distinct()
     ).all()
-    peers = session.scalars(
-        sa.select(models.Agent).where(
-            models.Agent.agent_type == agents.L2_AGENT, models.Agent.host.in_(hosts)
+    endpoints = {
+        a.host: a.configurations["tunneling_ip"]
+        for a in session.scalars(
+            sa.select(models.Agent).where(
+                models.Agent.agent_type == agents.L2_AGENT,
+                models.Agent.host.in_({peer for _, peer in bound}),
+            )
         )
-    )
-    return sorted(
-        {
-            a.configurations["tunneling_ip"]
-            for a in peers
-            if a.configurations.get("tunneling_ip") and agents.is_alive(a, backend.agent_down_time)
-        }
-    )
+        if a.configurations.get("tunneling_ip") and agents.is_alive(a, backend.agent_down_time)
+    }
+    peers: dict[str, set[str]] = {network_id: set() for network_id in vxlan}
+    for network_id, peer in bound:
+        if peer in endpoints:
+            peers[network_id].add(endpoints[peer])
+    return {network_id: sorted(ips) for network_id, ips in peers.items()}
 
 
 def _security_groups(session: Session, group_ids: Iterable[str]) -> dict[str, Any]:
