@@ -15,11 +15,12 @@ deletes the ports the API made. Freeing runs as the container service, since no 
 is at hand when an agent reports a container gone. A port the network service fails to
 free (it is down, or answers 5xx) is recorded in ``container_unfreed_ports`` and freed
 again every UNFREED_INTERVAL seconds by the API until it answers: a container's ports
-never outlive it for good. Nor do the ports of a container that never was: an API that
-stops between making (or taking) ports and recording their container leaves ports whose
-device is no container or capsule; the same round frees those once they are
-ORPHAN_AGE seconds old (the ports the API made carry the tag ``MADE_TAG`` and are
-deleted, the given ones let go). A container has at most one port
+never outlive it for good. Nor do the ports made for a container that never was: an API
+that stops between making ports and recording their container leaves ports whose device
+is no container or capsule; the same round deletes those once they are ORPHAN_AGE
+seconds old. Only ports carrying the tag ``MADE_TAG`` (every port the API makes) are
+looked at: a server's port in an availability zone named ``kuryr`` has the same device
+owner. A container has at most one port
 per network (a Docker network per network service network), with an IPv4 address: a
 network needs an IPv4 subnet, a given port an IPv4 address, and a port asked for with an
 IPv6 address alone gets one from the network's first IPv4 subnet as well.
@@ -263,18 +264,18 @@ class Networking:
 
     def free_leftovers(self) -> None:
         """What the API does every UNFREED_INTERVAL seconds: free what it failed to free,
-        then the ports it made or took for containers that were never recorded."""
+        then the ports it made for containers that were never recorded."""
         self.free_unfreed()
         self.free_orphans()
 
     def free_orphans(self, age: float = ORPHAN_AGE) -> None:
-        """Free the ports of ours (device owner ``compute:kuryr``) whose device is no
-        container or capsule and that did not change for ``age`` seconds: an API stopped
-        between making or taking them and recording their container."""
+        """Delete the ports the API made whose device is no container or capsule and that
+        did not change for ``age`` seconds: an API stopped between making them and
+        recording their container."""
         if self.db is None:
             return
         try:
-            ours = self.api.list_ports(None, device_owner=DEVICE_OWNER)
+            ours = self.api.list_ports(None, device_owner=DEVICE_OWNER, tags=MADE_TAG)
         except ServiceNotInCatalog:
             return  # a cloud without a network service: no ports
         except Exception as exc:
@@ -295,8 +296,7 @@ class Networking:
                 port["id"],
                 port.get("device_id"),
             )
-            made = MADE_TAG in (port.get("tags") or [])
-            self._free_one(port["id"], preserve=not made, revision=port.get("revision_number"))
+            self._free_one(port["id"], preserve=False)
 
     def free_unfreed(self) -> None:
         """Try again at the ports the network service failed to free."""
