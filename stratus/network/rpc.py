@@ -115,21 +115,37 @@ class ServerEndpoint:
             agent = _agent(session, agents.DHCP_AGENT, agent_host)
             if agent is None or not agents.usable(agent, self.backend.agent_down_time):
                 return {"networks": []}
-            served = []
-            for port in session.scalars(
+            # A few queries for all the networks, not several per network.
+            dhcp_ports = session.scalars(
                 sa.select(models.Port).where(models.Port.device_owner == ports.DHCP)
-            ):
-                network = port.network
-                if network is None:  # deleted meanwhile: SQLite reads see each commit
+            ).all()
+            ids = {p.network_id for p in dhcp_ports}
+            networks = {
+                n.id: n
+                for n in session.scalars(
+                    sa.select(models.Network).where(models.Network.id.in_(ids))
+                )
+            }  # a network deleted meanwhile is missing: SQLite reads see each commit
+            binding = models.NetworkDhcpAgent
+            session.scalars(sa.select(binding).where(binding.network_id.in_(ids))).all()  # cached
+            served = []
+            for port in dhcp_ports:
+                network = networks.get(port.network_id)
+                if network is None:
                     continue
                 hints = list(network.availability_zone_hints)
-                binding = models.NetworkDhcpAgent
                 if agents.claim(
                     session, agent, binding, network.id, hints, self.backend.agent_down_time
                 ):
                     self._bind(session, port, network, agent_host, device_id=f"dhcp-{agent_host}")
-                    served.append(_dhcp_network(session, network, port))
-            return {"networks": served}
+                    served.append((network, port))
+            others = _ports_by_network(session, [network.id for network, _ in served])
+            return {
+                "networks": [
+                    _dhcp_network(network, port, others.get(network.id, []))
+                    for network, port in served
+                ]
+            }
 
         return self.backend.transaction(work)
 
@@ -353,10 +369,18 @@ def _members(session: Session, group_ids: set[str]) -> dict[str, dict[str, list[
     return {g: {v: sorted(a) for v, a in by.items()} for g, by in result.items()}
 
 
+def _ports_by_network(session: Session, network_ids: list[str]) -> dict[str, list[models.Port]]:
+    found: dict[str, list[models.Port]] = {}
+    for port in session.scalars(
+        sa.select(models.Port).where(models.Port.network_id.in_(network_ids))
+    ):
+        found.setdefault(port.network_id, []).append(port)
+    return found
+
+
 def _dhcp_network(
-    session: Session, network: models.Network, dhcp_port: models.Port
+    network: models.Network, dhcp_port: models.Port, served: list[models.Port]
 ) -> dict[str, Any]:
-    served = session.scalars(sa.select(models.Port).where(models.Port.network_id == network.id))
     return {
         **_network(network),
         "subnets": [_subnet(s) for s in network.subnets],
