@@ -111,12 +111,13 @@ def claim(
     agent: models.Agent,
     binding: type[models.NetworkDhcpAgent] | type[models.RouterL3Agent],
     resource_id: str,
+    current: models.NetworkDhcpAgent | models.RouterL3Agent | None,
     hints: list[str],
     down_time: int,
 ) -> bool:
     """Whether ``agent`` serves the network or router: it does if it is bound to it, or
-    takes it over when no usable agent is (and the agent's zone fits the hints)."""
-    current = session.get(binding, resource_id)
+    takes it over when no usable agent is (and the agent's zone fits the hints).
+    ``current`` is the resource's binding (None: it has none), which the caller read."""
     if current is not None and current.agent_id == agent.id:
         return True
     if hints and (agent.availability_zone or DEFAULT_ZONE) not in hints:

@@ -127,16 +127,19 @@ class ServerEndpoint:
                 )
             }  # a network deleted meanwhile is missing: SQLite reads see each commit
             binding = models.NetworkDhcpAgent
-            session.scalars(sa.select(binding).where(binding.network_id.in_(ids))).all()  # cached
+            held = {
+                b.network_id: b
+                for b in session.scalars(sa.select(binding).where(binding.network_id.in_(ids)))
+            }
             served = []
             for port in dhcp_ports:
                 network = networks.get(port.network_id)
                 if network is None:
                     continue
                 hints = list(network.availability_zone_hints)
-                if agents.claim(
-                    session, agent, binding, network.id, hints, self.backend.agent_down_time
-                ):
+                current = held.get(network.id)
+                down_time = self.backend.agent_down_time
+                if agents.claim(session, agent, binding, network.id, current, hints, down_time):
                     self._bind(session, port, network, agent_host, device_id=f"dhcp-{agent_host}")
                     served.append((network, port))
             others = _ports_by_network(session, [network.id for network, _ in served])
@@ -154,14 +157,36 @@ class ServerEndpoint:
             agent = _agent(session, agents.L3_AGENT, agent_host)
             if agent is None or not agents.usable(agent, self.backend.agent_down_time):
                 return {"routers": []}
+            routers = session.scalars(sa.select(models.Router).order_by(models.Router.id)).all()
+            # A few queries for all the routers, not several per router.
+            ids = [router.id for router in routers]
+            binding = models.RouterL3Agent
+            held = {
+                b.router_id: b
+                for b in session.scalars(sa.select(binding).where(binding.router_id.in_(ids)))
+            }
+            ports = [p for r in routers for p in [r.gw_port, *(i.port for i in r.interfaces)]]
+            networks = {
+                n.id: n
+                for n in session.scalars(
+                    sa.select(models.Network).where(
+                        models.Network.id.in_({p.network_id for p in ports if p is not None})
+                    )
+                )
+            }
+            floating: dict[str, list[models.FloatingIP]] = {}
+            for row in session.scalars(
+                sa.select(models.FloatingIP).where(models.FloatingIP.router_id.in_(ids))
+            ):
+                floating.setdefault(str(row.router_id), []).append(row)
             hosted = []
-            for router in session.scalars(sa.select(models.Router).order_by(models.Router.id)):
+            for router in routers:
                 hints = list(router.availability_zone_hints)
-                binding = models.RouterL3Agent
-                if agents.claim(
-                    session, agent, binding, router.id, hints, self.backend.agent_down_time
-                ):
-                    hosted.append(self._router(session, router, agent_host))
+                current = held.get(router.id)
+                down_time = self.backend.agent_down_time
+                if agents.claim(session, agent, binding, router.id, current, hints, down_time):
+                    found = floating.get(router.id, [])
+                    hosted.append(self._router(session, router, agent_host, networks, found))
             return {"routers": hosted}
 
         return self.backend.transaction(work)
@@ -190,22 +215,29 @@ class ServerEndpoint:
 
         return self.backend.transaction(work)
 
-    def _router(self, session: Session, router: models.Router, host: str) -> dict[str, Any]:
+    def _router(
+        self,
+        session: Session,
+        router: models.Router,
+        host: str,
+        networks: dict[str, models.Network],
+        floating: list[models.FloatingIP],
+    ) -> dict[str, Any]:
+        """``networks``: those of the router's ports, by id."""
         gateway = router.gw_port
         interfaces = [i.port for i in router.interfaces]
         for port in [gateway, *interfaces]:
             if port is not None:
-                self._bind(session, port, port.network, host, device_id=router.id)
-        floating = session.scalars(
-            sa.select(models.FloatingIP).where(models.FloatingIP.router_id == router.id)
-        )
+                self._bind(session, port, networks[port.network_id], host, device_id=router.id)
         return {
             "id": router.id,
             "admin_state_up": router.admin_state_up,
             "enable_snat": router.enable_snat,
             "routes": list(router.routes),
-            "gateway": _router_port(session, gateway) if gateway is not None else None,
-            "interfaces": [_router_port(session, p) for p in interfaces],
+            "gateway": (
+                _router_port(gateway, networks[gateway.network_id]) if gateway is not None else None
+            ),
+            "interfaces": [_router_port(p, networks[p.network_id]) for p in interfaces],
             "floating_ips": [
                 {
                     "id": f.id,
@@ -400,17 +432,10 @@ def _dhcp_network(
     }
 
 
-def _router_port(session: Session, port: models.Port) -> dict[str, Any]:
-    subnets = {
-        s.id: s
-        for s in session.scalars(
-            sa.select(models.Subnet).where(
-                models.Subnet.id.in_([a.subnet_id for a in port.fixed_ips])
-            )
-        )
-    }
+def _router_port(port: models.Port, network: models.Network) -> dict[str, Any]:
+    subnets = {s.id: s for s in network.subnets}  # a port's addresses are on its network's
     return {
         **_port(port),
-        "network": _network(port.network),
+        "network": _network(network),
         "subnets": [_subnet(subnets[a.subnet_id]) for a in port.fixed_ips],
     }
