@@ -16,11 +16,11 @@ is at hand when an agent reports a container gone. A port the network service fa
 free (it is down, or answers 5xx) is recorded in ``container_unfreed_ports`` and freed
 again every UNFREED_INTERVAL seconds by the API until it answers: a container's ports
 never outlive it for good. Nor do the ports made for a container that never was: an API
-that stops between making ports and recording their container leaves ports whose device
-is no container or capsule; the same round deletes those once they are ORPHAN_AGE
-seconds old. Only ports carrying the tag ``MADE_TAG`` (every port the API makes) are
-looked at: a server's port in an availability zone named ``kuryr`` has the same device
-owner. A container has at most one port
+that stops between making ports and recording them in a container's ``nets`` (a create,
+a network attach) leaves ports no container holds; the same round deletes those once
+they are ORPHAN_AGE seconds old. Only ports carrying the tag ``MADE_TAG`` (every port
+the API makes) are looked at: a server's port in an availability zone named ``kuryr``
+has the same device owner. A container has at most one port
 per network (a Docker network per network service network), with an IPv4 address: a
 network needs an IPv4 subnet, a given port an IPv4 address, and a port asked for with an
 IPv6 address alone gets one from the network's first IPv4 subnet as well.
@@ -49,7 +49,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from stratus.container.models import Capsule, Container, UnfreedPort
+from stratus.container.models import Container, UnfreedPort
 from stratus.container.schemas import Net
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import (
@@ -269,9 +269,8 @@ class Networking:
         self.free_orphans()
 
     def free_orphans(self, age: float = ORPHAN_AGE) -> None:
-        """Delete the ports the API made whose device is no container or capsule and that
-        did not change for ``age`` seconds: an API stopped between making them and
-        recording their container."""
+        """Delete the ports the API made that no container holds and that did not change
+        for ``age`` seconds: an API stopped between making them and recording them."""
         if self.db is None:
             return
         try:
@@ -282,17 +281,19 @@ class Networking:
             LOG.warning("ports left by unrecorded containers cannot be looked for yet: %s", exc)
             return
         with self.db.session() as session:
-            devices = set(session.scalars(sa.select(Container.uuid)))
-            devices |= set(session.scalars(sa.select(Capsule.uuid)))
-            waiting = set(session.scalars(sa.select(UnfreedPort.port_id)))
-        settled = datetime.now(UTC) - timedelta(seconds=age)
-        for port in ours:
-            if port.get("device_id") in devices or port["id"] in waiting:
+            waiting = set(session.scalars(sa.select(UnfreedPort.port_id)))  # freed apart
+        settled = datetime.now(UTC) - timedelta(seconds=age)  # younger: perhaps in flight
+        old = [
+            port
+            for port in ours
+            if port["id"] not in waiting and datetime.fromisoformat(port["updated_at"]) <= settled
+        ]
+        held = self._held(old)
+        for port in old:
+            if port["id"] in held:
                 continue
-            if datetime.fromisoformat(port["updated_at"]) > settled:
-                continue  # perhaps a create in flight
             LOG.warning(
-                "freeing port %s of %s, a container never recorded",
+                "freeing port %s of %s, which no container holds",
                 port["id"],
                 port.get("device_id"),
             )
@@ -320,23 +321,23 @@ class Networking:
         except Exception as exc:
             LOG.warning("port %s could not be freed yet: %s", row.port_id, exc)
             return False
-        if port is None or port.get("device_owner") != DEVICE_OWNER or self._held(port):
+        if port is None or port.get("device_owner") != DEVICE_OWNER or self._held([port]):
             return True
         return self._free_one(row.port_id, preserve=True, revision=port.get("revision_number"))
 
-    def _held(self, port: dict[str, Any]) -> bool:
-        """Whether a container of this service (or of the capsule the port names as its
-        device) holds the port now."""
+    def _held(self, ports: Sequence[dict[str, Any]]) -> set[str]:
+        """The ids of those ``ports`` that a container of this service holds now: the
+        port's device (a container, or a capsule's members) lists it in its ``nets``."""
         assert self.db is not None
-        device = port.get("device_id") or ""
+        if not ports:
+            return set()
+        devices = {port.get("device_id") or "" for port in ports}
         holders = sa.select(Container.nets).where(
-            sa.or_(Container.uuid == device, Container.capsule_id == device)
+            sa.or_(Container.uuid.in_(devices), Container.capsule_id.in_(devices))
         )
         with self.db.session() as session:
-            return any(
-                port["id"] in {entry["port_id"] for entry in nets or []}
-                for nets in session.scalars(holders)
-            )
+            listed = {entry["port_id"] for nets in session.scalars(holders) for entry in nets or []}
+        return {port["id"] for port in ports} & listed
 
     def _free_one(self, port_id: str, preserve: bool, revision: int | None = None) -> bool:
         """Free one port (unbinding a given one only at ``revision``, when given): False

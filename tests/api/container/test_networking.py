@@ -391,10 +391,11 @@ def test_a_given_port_detached_while_the_network_service_is_down_is_let_go_later
 def test_ports_of_containers_never_recorded_are_freed(
     env: Env, net1: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An API that stopped between making a container's ports and recording the container
-    left ports whose device is no container: deleted once they are old enough not to be a
-    create in flight. Only the ports the API made: a port of the same device owner
-    without its tag (a server's, in an availability zone named kuryr) is left alone."""
+    """An API that stopped between making a container's ports and recording them (a
+    create, a network attach to a living container) left ports no container holds:
+    deleted once they are old enough not to be in flight. Only the ports the API made: a
+    port of the same device owner without its tag (a server's, in an availability zone
+    named kuryr) is left alone."""
     living = env.run(nets=[{"network": net1}])["uuid"]
     env.wait_status(living, "Running")
     [kept] = ports_of(env, living)
@@ -405,11 +406,14 @@ def test_ports_of_containers_never_recorded_are_freed(
     owner = {"device_id": str(uuid4()), "device_owner": DEVICE_OWNER}
     made = {"network_id": net1, "tags": [MADE_TAG], **owner}
     made_ids = {net(env, "POST", "ports", json={"port": made})["port"]["id"] for _ in range(3)}
+    attaching = {**made, "device_id": living}  # a network attach that was never recorded
+    attach_id = net(env, "POST", "ports", json={"port": attaching})["port"]["id"]
     server_port = {"network_id": net1, "device_id": str(uuid4()), "device_owner": DEVICE_OWNER}
     server_port_id = net(env, "POST", "ports", json={"port": server_port})["port"]["id"]
     networking = env.app.state.service.networking
     networking.free_orphans()  # minutes old at most: perhaps a create in flight
     assert {p["id"] for p in ports_of(env, owner["device_id"])} == made_ids
+    assert {p["id"] for p in ports_of(env, living)} == {kept["id"], attach_id}
     with monkeypatch.context() as paged:  # one port a page: every page is looked at
         network_conf = env.network.app.state.backend.conf
         paged.setitem(network_conf._overrides, "network", {"pagination_max_limit": 1})
