@@ -131,6 +131,7 @@ class ServerEndpoint:
                 b.network_id: b
                 for b in session.scalars(sa.select(binding).where(binding.network_id.in_(ids)))
             }
+            down_time = self.backend.agent_down_time
             served = []
             for port in dhcp_ports:
                 network = networks.get(port.network_id)
@@ -138,7 +139,6 @@ class ServerEndpoint:
                     continue
                 hints = list(network.availability_zone_hints)
                 current = held.get(network.id)
-                down_time = self.backend.agent_down_time
                 if agents.claim(session, agent, binding, network.id, current, hints, down_time):
                     self._bind(session, port, network, agent_host, device_id=f"dhcp-{agent_host}")
                     served.append((network, port))
@@ -179,11 +179,11 @@ class ServerEndpoint:
                 sa.select(models.FloatingIP).where(models.FloatingIP.router_id.in_(ids))
             ):
                 floating.setdefault(str(row.router_id), []).append(row)
+            down_time = self.backend.agent_down_time
             hosted = []
             for router in routers:
                 hints = list(router.availability_zone_hints)
                 current = held.get(router.id)
-                down_time = self.backend.agent_down_time
                 if agents.claim(session, agent, binding, router.id, current, hints, down_time):
                     found = floating.get(router.id, [])
                     hosted.append(self._router(session, router, agent_host, networks, found))
