@@ -1,12 +1,14 @@
 """What every network agent shares: it reports itself to the server, then makes its host
 match the server's desired state (principle 3) -- at start, every ``resync_interval``
-seconds, and at once when the server hints that something changed.
+seconds, and soon after the server hints that something changed.
 
 One thread per agent does both, so an agent's passes never overlap. Hints that arrive
-during a pass are folded into one more pass. A pass that fails is retried a few seconds
-later, backing off while it keeps failing; nothing is reconciled until the server has
-recorded the agent (its state for an unknown agent would be empty, and the agent would
-tear everything down).
+during a pass are folded into one more pass, and a hinted pass waits ``hint_delay`` for
+more hints: one request sets off several (a server's port made, then bound), and its own
+work goes on meanwhile without a pass competing for the interpreter. A sync never waits.
+A pass that fails is retried a few seconds later, backing off while it keeps failing;
+nothing is reconciled until the server has recorded the agent (its state for an unknown
+agent would be empty, and the agent would tear everything down).
 
 On the bus, an agent serves its topic for its host: ``changed(**ids)`` (the server's
 hint, by fanout) and ``sync(wait, ports)`` (a call: reconcile now and return when done;
@@ -102,9 +104,12 @@ class Runner:
         conf = agent.conf.network_agent
         self.report_interval = float(conf.report_interval)
         self.resync_interval = float(conf.resync_interval)
+        self.hint_delay = float(conf.hint_delay)
         self._cond = threading.Condition()
         self._requested = 0  # passes asked for (hints, sync calls)
         self._done = 0  # the request count the last finished pass covered
+        self._hinted_at: float | None = None  # the first hint the next pass covers
+        self._urgent = False  # a sync waits for the next pass: no hint delay for it
         self._failure: str | None = None  # why the last pass failed
         self._quick: list[_QuickSync] = []  # syncs to try the quick way, oldest first
         self._stopping = False
@@ -140,6 +145,8 @@ class Runner:
         """Reconcile soon (a hint)."""
         with self._cond:
             self._requested += 1
+            if self._hinted_at is None:
+                self._hinted_at = time.monotonic()
             self._cond.notify_all()
 
     def sync(self, timeout: float, ports: list[str] | None = None) -> dict[str, bool] | None:
@@ -153,6 +160,7 @@ class Runner:
             timeout = max(0.0, timeout - (time.monotonic() - started))
         with self._cond:
             self._requested += 1
+            self._urgent = True
             wanted = self._requested
             self._cond.notify_all()
             finished = self._cond.wait_for(
@@ -186,14 +194,16 @@ class Runner:
             with self._cond:
                 while not self._stopping:
                     now = time.monotonic()
-                    hinted = registered and self._requested > self._done
                     due = min(next_report, next_pass) if registered else next_report
+                    hinted = registered and self._requested > self._done
+                    if hinted and not self._urgent and self._hinted_at is not None:
+                        settled = self._hinted_at + self.hint_delay
+                        hinted, due = now >= settled, min(due, settled)
                     if hinted or now >= due or (registered and self._quick):
                         break
                     self._cond.wait(due - now)
                 if self._stopping:
                     return
-                covered = self._requested
                 quick, self._quick = self._quick, []
             if quick:
                 self._wire_quickly(quick)
@@ -204,6 +214,8 @@ class Runner:
                 next_report = now + (self.report_interval if reported else RETRY_SECONDS)
                 if not registered or not (hinted or now >= next_pass):
                     continue
+            with self._cond:
+                covered, self._hinted_at, self._urgent = self._requested, None, False
             failure = self._pass(full=now >= next_pass)
             failures = 0 if failure is None else failures + 1
             next_pass = time.monotonic() + self._delay(failures)

@@ -18,8 +18,17 @@ register(
         "resync_interval",
         30,
         "Seconds between full reconciliations of this host with the server's state "
-        "(changes are also applied at once when the server hints at them).",
+        "(changes are also applied soon after the server hints at them).",
         int,
+    ),
+    Opt(
+        "hint_delay",
+        0.1,
+        "Seconds a pass that the server's hints asked for waits for more of them, so that "
+        "the changes of one request (a port made, then bound) take one pass, and its work "
+        "stays out of the way of the request's own (a pass a caller waits for starts at "
+        "once).",
+        float,
     ),
     Opt(
         "owner_prefix",

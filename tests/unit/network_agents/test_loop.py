@@ -4,6 +4,7 @@ periodically, and ``sync`` returns once a pass that started after it has finishe
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,6 +107,29 @@ def test_sync_waits_for_a_new_pass_and_hints_run_passes(registered: Recorder, bu
     agent.passed.clear()
     bus.fanout(agent.topic, topics.CHANGED, network_ids=["n1"])
     assert agent.passed.wait(5)
+
+
+def test_hints_wait_a_moment_for_more_of_them_and_a_sync_does_not_wait(
+    registered: Recorder, bus: Bus, runner: loop.Runner
+) -> None:
+    agent = registered
+    before = len(agent.passes)
+    runner.hint_delay = 1.0
+    agent.passed.clear()
+    hinted = time.monotonic()
+    for network in ("n1", "n2", "n3"):
+        bus.fanout(agent.topic, topics.CHANGED, network_ids=[network])
+    assert agent.passed.wait(5)
+    assert time.monotonic() - hinted >= 1.0
+    time.sleep(0.5)
+    assert len(agent.passes) == before + 1  # the three hints took one pass
+    runner.hint_delay = 60.0
+    bus.fanout(agent.topic, topics.CHANGED, network_ids=["n4"])
+    synced = time.monotonic()
+    bus.call(agent.topic, "sync", host="h1", wait=30)  # the hint's pass, started at once
+    assert time.monotonic() - synced < 30
+    time.sleep(0.5)
+    assert len(agent.passes) == before + 2
 
 
 def test_a_sync_naming_ports_the_agent_can_wire_quickly_runs_no_pass(
