@@ -3,9 +3,10 @@ match the server's desired state (principle 3) -- at start, every ``resync_inter
 seconds, and soon after the server hints that something changed.
 
 One thread per agent does both, so an agent's passes never overlap. Hints that arrive
-during a pass are folded into one more pass, and a hinted pass waits ``hint_delay`` for
-more hints: one request sets off several (a server's port made, then bound), and its own
-work goes on meanwhile without a pass competing for the interpreter. A sync never waits.
+during a pass are folded into one more pass; an agent may have a hinted pass wait a
+moment for more hints (:meth:`Agent.hint_delay`: the DHCP agent's, so that its pass runs
+while QEMU starts, not while the server's taps are made and its domain defined). A sync
+never waits.
 A pass that fails is retried a few seconds later, backing off while it keeps failing;
 nothing is reconciled until the server has recorded the agent (its state for an unknown
 agent would be empty, and the agent would tear everything down).
@@ -57,6 +58,11 @@ class Agent(ABC):
     def configurations(self) -> dict[str, Any]:
         return {}
 
+    def hint_delay(self) -> float:
+        """Seconds a hinted pass waits for more hints (none: port plugging's sync often
+        follows the hint at once and finds the hint's pass done)."""
+        return 0.0
+
     def wire_quickly(self, port_ids: list[str]) -> bool:
         """Report the ports wired without a pass, if the last pass left nothing else to
         do for them; False (nothing done) when a pass is needed."""
@@ -104,7 +110,7 @@ class Runner:
         conf = agent.conf.network_agent
         self.report_interval = float(conf.report_interval)
         self.resync_interval = float(conf.resync_interval)
-        self.hint_delay = float(conf.hint_delay)
+        self.hint_delay = agent.hint_delay()
         self._cond = threading.Condition()
         self._requested = 0  # passes asked for (hints, sync calls)
         self._done = 0  # the request count the last finished pass covered

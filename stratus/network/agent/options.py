@@ -22,12 +22,11 @@ register(
         int,
     ),
     Opt(
-        "hint_delay",
+        "dhcp_hint_delay",
         0.1,
-        "Seconds a pass that the server's hints asked for waits for more of them, so that "
-        "the changes of one request (a port made, then bound) take one pass, and its work "
-        "stays out of the way of the request's own (a pass a caller waits for starts at "
-        "once).",
+        "Seconds a DHCP agent's pass that the server's hints asked for waits for more of "
+        "them, so that the changes of one request take one pass, run while the request's "
+        "own work (a server's taps and domain) is done, not during it.",
         float,
     ),
     Opt(

@@ -109,7 +109,7 @@ def test_sync_waits_for_a_new_pass_and_hints_run_passes(registered: Recorder, bu
     assert agent.passed.wait(5)
 
 
-def test_hints_wait_a_moment_for_more_of_them_and_a_sync_does_not_wait(
+def test_hints_can_wait_a_moment_for_more_of_them_and_a_sync_does_not_wait(
     registered: Recorder, bus: Bus, runner: loop.Runner
 ) -> None:
     agent = registered
