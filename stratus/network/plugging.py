@@ -55,6 +55,7 @@ from stratus.host.errors import HostError
 from stratus.host.netlink import Netlink
 from stratus.network import topics
 from stratus.network.agent import devices, options  # noqa: F401 - options declares options
+from stratus.network.agent.loop import hint_l2
 from stratus.network.agent.owned import L2, Owned
 from stratus.runtime.bus import Bus, BusError
 from stratus.runtime.config import Config
@@ -139,7 +140,7 @@ class Plugging:
             port_id, device, device_id=device_id, device_owner=device_owner, port=port, mtu=mtu
         )
         if wait is None:
-            self._hint()
+            hint_l2(self.bus, self.host)
             return plugged
         return self.wait_wired([plugged], wait)[0]
 
@@ -259,7 +260,7 @@ class Plugging:
         except HostError as e:
             raise PlugError(f"cannot unplug port {port_id}: {e}") from e
         if not unbind:
-            self._hint()
+            hint_l2(self.bus, self.host)
             return
         body = {"port": {"binding:host_id": "", "device_id": "", "device_owner": ""}}
         response = self.api.request("PUT", f"/v2.0/ports/{port_id}", json=body)
@@ -286,9 +287,6 @@ class Plugging:
                 mtu=mtu,
             )
         return True
-
-    def _hint(self) -> None:
-        self.bus.cast(topics.L2_AGENT, topics.CHANGED, host=self.host)
 
     def _port(self, method: str, port_id: str, **kwargs: Any) -> dict[str, Any]:
         response = self.api.request(method, f"/v2.0/ports/{port_id}", **kwargs)

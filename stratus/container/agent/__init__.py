@@ -13,7 +13,8 @@ from stratus.container.agent.manager import ContainerAgent
 from stratus.container.images import ImageClient
 from stratus.container.rpc import AGENT_TOPIC
 from stratus.container.subnets import ipv4_subnets
-from stratus.runtime.bus import Listener
+from stratus.network.agent.loop import hint_l2
+from stratus.runtime.bus import Bus, Listener
 from stratus.runtime.clients.catalog import ServiceClient
 from stratus.runtime.clients.network import NetworkApi
 from stratus.runtime.parts import WorkerPart
@@ -93,15 +94,17 @@ def build_agent(runtime: Runtime, driver: Driver) -> ContainerAgent:
     )
 
 
-def port_binder(api: NetworkApi, host: str) -> Callable[[str], None]:
+def port_binder(api: NetworkApi, bus: Bus, host: str) -> Callable[[str], None]:
     """Binds a port bound nowhere to this host, as the container service (a port bound
-    elsewhere is left as it is: the plugin refuses it, saying why)."""
+    elsewhere is left as it is: the plugin refuses it, saying why), and has this host's L2
+    agent wire it at once, so that the plugin finds it wired."""
 
     def bind(port_id: str) -> None:
         port = api.show_port(port_id)
         if port is not None and not port.get("binding:host_id"):
             binding = {"binding:host_id": host}
             api.update_port(port_id, binding, what="bind", revision=port["revision_number"])
+            hint_l2(bus, host, urgent=True)
 
     return bind
 
@@ -126,7 +129,7 @@ def build_part(runtime: Runtime) -> WorkerPart:
         runtime.conf.get("DEFAULT", "host"),
         network_plugin=runtime.conf.container.network_plugin_name,
         subnets=network_subnets(network),
-        bind=port_binder(network, runtime.conf.get("DEFAULT", "host")),
+        bind=port_binder(network, runtime.bus, runtime.conf.get("DEFAULT", "host")),
     )
     worker = AgentWorker(
         runtime, build_agent(runtime, driver), runtime.conf.container.report_interval

@@ -45,9 +45,6 @@ class DhcpAgent(loop.Agent):
         self.dnsmasq_dir = Path(self.state_path) / "dhcp"
         self._served: dict[str, dict[str, Any]] = {}  # network id -> state as last served
 
-    def hint_delay(self) -> float:
-        return float(self.conf.network_agent.dhcp_hint_delay)
-
     def reconcile(self, full: bool) -> None:
         made = self.owned.names()
         _check_readable_by_dnsmasq(self.dnsmasq_dir)

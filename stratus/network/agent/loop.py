@@ -3,10 +3,11 @@ match the server's desired state (principle 3) -- at start, every ``resync_inter
 seconds, and soon after the server hints that something changed.
 
 One thread per agent does both, so an agent's passes never overlap. Hints that arrive
-during a pass are folded into one more pass; an agent may have a hinted pass wait a
-moment for more hints (:meth:`Agent.hint_delay`: the DHCP agent's, so that its pass runs
-while QEMU starts, not while the server's taps are made and its domain defined). A sync
-never waits.
+during a pass are folded into one more pass, and a hinted pass waits ``hint_delay`` for
+more hints: one request sets off several (a server's port made, then bound), and its own
+work goes on meanwhile without a pass competing for the interpreter. A sync never waits,
+nor does an urgent hint (:func:`hint_l2`: ports bound ahead of their plugging, whose pass
+should be done by the time the plugging waits for it).
 A pass that fails is retried a few seconds later, backing off while it keeps failing;
 nothing is reconciled until the server has recorded the agent (its state for an unknown
 agent would be empty, and the agent would tear everything down).
@@ -58,11 +59,6 @@ class Agent(ABC):
     def configurations(self) -> dict[str, Any]:
         return {}
 
-    def hint_delay(self) -> float:
-        """Seconds a hinted pass waits for more hints (none: port plugging's sync often
-        follows the hint at once and finds the hint's pass done)."""
-        return 0.0
-
     def wire_quickly(self, port_ids: list[str]) -> bool:
         """Report the ports wired without a pass, if the last pass left nothing else to
         do for them; False (nothing done) when a pass is needed."""
@@ -84,7 +80,7 @@ class Agent(ABC):
 
     def hint_l2(self) -> None:
         """Tell this host's L2 agent that a device was just attached to a bridge."""
-        self.bus.cast(topics.L2_AGENT, topics.CHANGED, host=self.host)
+        hint_l2(self.bus, self.host)
 
     def report(self, start: bool) -> None:
         state = {
@@ -102,6 +98,12 @@ class Agent(ABC):
             self.bus.cast(topics.SERVER, "report_state", agent=state)
 
 
+def hint_l2(bus: Bus, host: str, *, urgent: bool = False) -> None:
+    """Tell the L2 agent of ``host`` that its state changed; ``urgent``: ports were bound
+    there ahead of their plugging, pass now (do not wait for more hints)."""
+    bus.cast(topics.L2_AGENT, topics.CHANGED, host=host, urgent=urgent)
+
+
 class Runner:
     """Runs an agent: heartbeats, reconciliation passes, and its bus endpoint."""
 
@@ -110,7 +112,7 @@ class Runner:
         conf = agent.conf.network_agent
         self.report_interval = float(conf.report_interval)
         self.resync_interval = float(conf.resync_interval)
-        self.hint_delay = agent.hint_delay()
+        self.hint_delay = float(conf.hint_delay)
         self._cond = threading.Condition()
         self._requested = 0  # passes asked for (hints, sync calls)
         self._done = 0  # the request count the last finished pass covered
@@ -147,10 +149,11 @@ class Runner:
 
     # -- requests --------------------------------------------------------------------
 
-    def poke(self) -> None:
-        """Reconcile soon (a hint)."""
+    def poke(self, urgent: bool = False) -> None:
+        """Reconcile soon (a hint); at once if ``urgent``."""
         with self._cond:
             self._requested += 1
+            self._urgent |= urgent
             if self._hinted_at is None:
                 self._hinted_at = time.monotonic()
             self._cond.notify_all()
@@ -282,8 +285,8 @@ class _Endpoint:
     def __init__(self, runner: Runner) -> None:
         self._runner = runner
 
-    def changed(self, **ids: Any) -> None:
-        self._runner.poke()
+    def changed(self, urgent: bool = False, **ids: Any) -> None:
+        self._runner.poke(urgent)
 
     def sync(self, wait: float = 30.0, ports: list[str] | None = None) -> dict[str, bool] | None:
         return self._runner.sync(wait, ports)

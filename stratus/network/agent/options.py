@@ -22,11 +22,12 @@ register(
         int,
     ),
     Opt(
-        "dhcp_hint_delay",
+        "hint_delay",
         0.1,
-        "Seconds a DHCP agent's pass that the server's hints asked for waits for more of "
-        "them, so that the changes of one request take one pass, run while the request's "
-        "own work (a server's taps and domain) is done, not during it.",
+        "Seconds a pass that the server's hints asked for waits for more of them, so that "
+        "the changes of one request (a port made, then bound) take one pass, and its work "
+        "stays out of the way of the request's own (a pass a caller waits for starts at "
+        "once).",
         float,
     ),
     Opt(

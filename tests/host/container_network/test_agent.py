@@ -118,7 +118,7 @@ def env(
         stack.host,
         network_plugin=plugins.name,
         subnets=network_subnets(NetworkApi(plugins.network)),
-        bind=port_binder(NetworkApi(plugins.network), stack.host),
+        bind=port_binder(NetworkApi(plugins.network), stack.bus, stack.host),
     )
     conductor = Conductor()
     listener = stack.bus.serve(CONDUCTOR_TOPIC, conductor)

@@ -109,7 +109,7 @@ def test_sync_waits_for_a_new_pass_and_hints_run_passes(registered: Recorder, bu
     assert agent.passed.wait(5)
 
 
-def test_hints_can_wait_a_moment_for_more_of_them_and_a_sync_does_not_wait(
+def test_hints_wait_a_moment_for_more_of_them_and_a_sync_does_not_wait(
     registered: Recorder, bus: Bus, runner: loop.Runner
 ) -> None:
     agent = registered
@@ -130,6 +130,10 @@ def test_hints_can_wait_a_moment_for_more_of_them_and_a_sync_does_not_wait(
     assert time.monotonic() - synced < 30
     time.sleep(0.5)
     assert len(agent.passes) == before + 2
+    agent.passed.clear()
+    bus.cast(agent.topic, topics.CHANGED, host="h1", urgent=True)  # no delay either
+    assert agent.passed.wait(30)
+    assert len(agent.passes) == before + 3
 
 
 def test_a_sync_naming_ports_the_agent_can_wire_quickly_runs_no_pass(
