@@ -12,8 +12,8 @@ A pass that fails is retried a few seconds later, backing off while it keeps fai
 nothing is reconciled until the server has recorded the agent (its state for an unknown
 agent would be empty, and the agent would tear everything down).
 
-On the bus, an agent serves its topic for its host: ``changed(**ids)`` (the server's
-hint, by fanout) and ``sync(wait, ports)`` (a call: reconcile now and return when done;
+On the bus, an agent serves its topic for its host: ``changed(urgent, **ids)`` (a hint:
+the server's, by fanout) and ``sync(wait, ports)`` (a call: reconcile now and return when done;
 port plugging uses it to return once the port is wired). A sync naming ports is first
 tried the quick way (:meth:`Agent.wire_quickly`, on the agent's thread between passes):
 a port whose security groups the last pass already put in force only needs its device
@@ -117,7 +117,7 @@ class Runner:
         self._requested = 0  # passes asked for (hints, sync calls)
         self._done = 0  # the request count the last finished pass covered
         self._hinted_at: float | None = None  # the first hint the next pass covers
-        self._urgent = False  # a sync waits for the next pass: no hint delay for it
+        self._urgent = False  # a sync or an urgent hint wants the next pass: no delay
         self._failure: str | None = None  # why the last pass failed
         self._quick: list[_QuickSync] = []  # syncs to try the quick way, oldest first
         self._stopping = False
