@@ -4,6 +4,7 @@ network or a router."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -106,12 +107,23 @@ def hosting_zones(
     return zones
 
 
+Binding = models.NetworkDhcpAgent | models.RouterL3Agent
+BindingTable = type[models.NetworkDhcpAgent] | type[models.RouterL3Agent]
+
+
+def bindings(session: Session, binding: BindingTable, ids: Iterable[str]) -> dict[str, Binding]:
+    """The bindings of the networks or routers ``ids`` (those that have one), by id."""
+    column = getattr(binding, _key(binding))
+    rows = session.scalars(sa.select(binding).where(column.in_(list(ids))))
+    return {getattr(row, _key(binding)): row for row in rows}
+
+
 def claim(
     session: Session,
     agent: models.Agent,
-    binding: type[models.NetworkDhcpAgent] | type[models.RouterL3Agent],
+    binding: BindingTable,
     resource_id: str,
-    current: models.NetworkDhcpAgent | models.RouterL3Agent | None,
+    current: Binding | None,
     hints: list[str],
     down_time: int,
 ) -> bool:

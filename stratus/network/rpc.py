@@ -80,11 +80,7 @@ class ServerEndpoint:
                     models.Port.binding_vif_type.not_in(UNWIRED),
                 )
             ).all()
-            networks = session.scalars(
-                sa.select(models.Network).where(
-                    models.Network.id.in_({p.network_id for p in bound})
-                )
-            ).all()  # in one query, not one per network
+            networks = list(_networks(session, {p.network_id for p in bound}).values())
             peers = _peers(session, self.backend, networks, agent_host)
             groups = _security_groups(session, {g for p in bound for g in p.security_group_ids})
             remote = {r["remote_group_id"] for g in groups.values() for r in g["rules"]}
@@ -120,17 +116,10 @@ class ServerEndpoint:
                 sa.select(models.Port).where(models.Port.device_owner == ports.DHCP)
             ).all()
             ids = {p.network_id for p in dhcp_ports}
-            networks = {
-                n.id: n
-                for n in session.scalars(
-                    sa.select(models.Network).where(models.Network.id.in_(ids))
-                )
-            }  # a network deleted meanwhile is missing: SQLite reads see each commit
+            # A network deleted meanwhile is missing: SQLite reads see each commit.
+            networks = _networks(session, ids)
             binding = models.NetworkDhcpAgent
-            held = {
-                b.network_id: b
-                for b in session.scalars(sa.select(binding).where(binding.network_id.in_(ids)))
-            }
+            held = agents.bindings(session, binding, ids)
             down_time = self.backend.agent_down_time
             served = []
             for port in dhcp_ports:
@@ -161,19 +150,9 @@ class ServerEndpoint:
             # A few queries for all the routers, not several per router.
             ids = [router.id for router in routers]
             binding = models.RouterL3Agent
-            held = {
-                b.router_id: b
-                for b in session.scalars(sa.select(binding).where(binding.router_id.in_(ids)))
-            }
+            held = agents.bindings(session, binding, ids)
             ports = [p for r in routers for p in [r.gw_port, *(i.port for i in r.interfaces)]]
-            networks = {
-                n.id: n
-                for n in session.scalars(
-                    sa.select(models.Network).where(
-                        models.Network.id.in_({p.network_id for p in ports if p is not None})
-                    )
-                )
-            }
+            networks = _networks(session, {p.network_id for p in ports if p is not None})
             floating: dict[str, list[models.FloatingIP]] = {}
             for row in session.scalars(
                 sa.select(models.FloatingIP).where(models.FloatingIP.router_id.in_(ids))
@@ -399,6 +378,11 @@ def _members(session: Session, group_ids: set[str]) -> dict[str, dict[str, list[
             version = ipaddress.ip_network(address, strict=False).version
             result[group_id][f"IPv{version}"].add(address)
     return {g: {v: sorted(a) for v, a in by.items()} for g, by in result.items()}
+
+
+def _networks(session: Session, ids: Iterable[str]) -> dict[str, models.Network]:
+    found = session.scalars(sa.select(models.Network).where(models.Network.id.in_(list(ids))))
+    return {network.id: network for network in found}
 
 
 def _ports_by_network(session: Session, network_ids: list[str]) -> dict[str, list[models.Port]]:
