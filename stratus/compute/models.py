@@ -318,6 +318,18 @@ class InstanceTag(Base):
     tag: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
 
 
+class InstanceFloatingIP(Base):
+    """A floating IP on one of a server's ports, as the network service last said (its
+    ``network-changed`` events): what ``addresses`` shows beside the fixed IPs."""
+
+    __tablename__ = "compute_instance_floating_ips"
+
+    instance_uuid: Mapped[str] = _instance_ref(primary_key=False)
+    port_id: Mapped[str] = mapped_column(sa.String(ID), primary_key=True)
+    floating_ip_address: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    fixed_ip_address: Mapped[str] = mapped_column(sa.String(64))
+
+
 class InstanceFault(Base):
     __tablename__ = "compute_instance_faults"
 

@@ -1,15 +1,16 @@
-"""What the API handlers and the RPC endpoint share: config, database, ML2 and the
-notifier that hints agents of changes."""
+"""What the API handlers and the RPC endpoint share: config, database, ML2, the
+notifier that hints agents of changes and the events told to the compute service."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
 from stratus.network import retry
+from stratus.network.compute_events import ComputeEvents
 from stratus.network.ml2.manager import Ml2
 from stratus.network.notifier import Notifier
 from stratus.runtime.config import Config
@@ -24,6 +25,7 @@ class Backend:
     db: Database
     ml2: Ml2
     notifier: Notifier
+    compute_events: ComputeEvents = field(default_factory=ComputeEvents)
 
     def transaction(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` in a transaction, again if it lost a race (see retry)."""

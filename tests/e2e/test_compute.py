@@ -126,6 +126,13 @@ def test_a_vm_on_a_tenant_network_through_its_whole_life(cloud: Cloud) -> None:
     floating = demo.json("floating", "ip", "create", "public")["floating_ip_address"]
     demo("server", "add", "floating", "ip", vm, floating)
     wait_for("ping of the floating IP from the host", lambda: pings(floating), timeout=60)
+    # The server shows it beside its fixed address (the network service told compute).
+    wait_for(
+        "the floating IP in server show",
+        lambda: floating in str(demo.json("server", "show", vm)["addresses"]),
+    )
+    listed = [s for s in demo.json("server", "list") if s["ID"] == server["id"]]
+    assert floating in str(listed[0]["Networks"]) and address in str(listed[0]["Networks"])
 
     for action, status in [
         ("stop", "SHUTOFF"),
@@ -157,6 +164,10 @@ def test_a_vm_on_a_tenant_network_through_its_whole_life(cloud: Cloud) -> None:
 
     port_ids = [p["ID"] for p in demo.json("port", "list", "--network", net, "--long")]
     demo("server", "remove", "floating", "ip", vm, floating)
+    wait_for(
+        "the floating IP gone from server show",
+        lambda: floating not in str(demo.json("server", "show", vm)["addresses"]),
+    )
     demo("floating", "ip", "delete", floating)
     demo("server", "delete", "--wait", vm, vm2)
     assert domains_of(cloud.host) == []

@@ -16,6 +16,7 @@ from stratus.compute.api import (
     keypairs,
     quota_sets,
     server_actions,
+    server_external_events,
     server_groups,
     server_metadata,
     servers,
@@ -51,6 +52,7 @@ ROUTERS = (
     instance_actions.router,
     interfaces.router,
     consoles.router,
+    server_external_events.router,
 )
 
 

@@ -12,6 +12,7 @@ from stratus.runtime.api.policy import (
     Check,
     Policy,
     any_of,
+    role,
 )
 
 OWN_USER: Check = lambda ctx, target: target.get("user_id") == ctx.user_id  # noqa: E731
@@ -46,6 +47,7 @@ DEFAULT_RULES: dict[str, Check] = {
     "servers:locked_override": ADMIN,
     "servers:force_delete": PROJECT_MEMBER,
     "instance_actions:events_details": ADMIN,
+    "server_external_events:create": any_of(ADMIN, role("service")),
 }
 
 

@@ -25,7 +25,13 @@ from stratus.compute.api.common import (
     micro,
     zulu,
 )
-from stratus.compute.models import Instance, InstanceFault, ServerGroupMember, Service
+from stratus.compute.models import (
+    Instance,
+    InstanceFault,
+    InstanceFloatingIP,
+    ServerGroupMember,
+    Service,
+)
 from stratus.compute.records import instance_name
 from stratus.compute.scheduler.hosts import service_is_up
 from stratus.compute.services import AGENT
@@ -43,6 +49,7 @@ class Extras:
     faults: dict[str, InstanceFault] = field(default_factory=dict)
     groups: dict[str, str] = field(default_factory=dict)
     host_status: dict[str, str] = field(default_factory=dict)
+    floating_ips: dict[str, list[InstanceFloatingIP]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, request: Request, session: Session, instances: Sequence[Instance]) -> Extras:
@@ -65,6 +72,12 @@ class Extras:
                     )
                 ).all()
             )
+            for floating in session.scalars(
+                sa.select(InstanceFloatingIP)
+                .where(InstanceFloatingIP.instance_uuid.in_(uuids))
+                .order_by(InstanceFloatingIP.floating_ip_address)
+            ):
+                extras.floating_ips.setdefault(floating.instance_uuid, []).append(floating)
         hosts = {i.host for i in instances if i.host}
         if hosts and at_least(request, "2.16"):
             down_time = backend(request).conf.compute.service_down_time
@@ -88,20 +101,30 @@ def host_id(instance: Instance) -> str:
     return hashlib.sha224((instance.project_id + instance.host).encode()).hexdigest()
 
 
-def addresses(instance: Instance) -> dict[str, list[dict[str, Any]]]:
+def addresses(
+    instance: Instance, floating_ips: Sequence[InstanceFloatingIP] = ()
+) -> dict[str, list[dict[str, Any]]]:
+    """The server's addresses by network: each port's fixed IPs, then the floating IPs
+    on that port."""
     result: dict[str, list[dict[str, Any]]] = {}
     for vif in instance.network_info or []:
         entries = result.setdefault(vif.get("network_label") or vif["network_id"], [])
+        mac = vif.get("mac_address")
         for ip in vif.get("fixed_ips", []):
-            entries.append(
-                {
-                    "version": ip["version"],
-                    "addr": ip["ip_address"],
-                    "OS-EXT-IPS:type": "fixed",
-                    "OS-EXT-IPS-MAC:mac_addr": vif.get("mac_address"),
-                }
-            )
+            entries.append(_address(ip["version"], ip["ip_address"], "fixed", mac))
+        for floating in floating_ips:
+            if floating.port_id == vif["port_id"]:
+                entries.append(_address(4, floating.floating_ip_address, "floating", mac))
     return result
+
+
+def _address(version: int, address: str, kind: str, mac: str | None) -> dict[str, Any]:
+    return {
+        "version": version,
+        "addr": address,
+        "OS-EXT-IPS:type": kind,
+        "OS-EXT-IPS-MAC:mac_addr": mac,
+    }
 
 
 def _flavor(request: Request, instance: Instance, ctx: RequestContext) -> dict[str, Any]:
@@ -164,7 +187,7 @@ def show(
         "flavor": _flavor(request, instance, ctx),
         "created": zulu(instance.created_at),
         "updated": zulu(instance.updated_at or instance.created_at),
-        "addresses": addresses(instance),
+        "addresses": addresses(instance, extras.floating_ips.get(instance.uuid, ())),
         "accessIPv4": instance.access_ip_v4 or "",
         "accessIPv6": instance.access_ip_v6 or "",
         "links": links(request, "servers", instance.uuid),

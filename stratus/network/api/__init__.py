@@ -27,12 +27,14 @@ from stratus.network.api import (
     versions,
 )
 from stratus.network.backend import Backend
+from stratus.network.compute_events import ComputeEvents
 from stratus.network.ml2.manager import Ml2
 from stratus.network.notifier import Notifier
 from stratus.runtime.api.app import create_app
 from stratus.runtime.api.auth import TokenValidator
 from stratus.runtime.api.errors import render_neutron
 from stratus.runtime.bus import Bus
+from stratus.runtime.clients.catalog import ServiceClient
 from stratus.runtime.parts import ApiPart
 from stratus.runtime.process import Runtime
 
@@ -52,12 +54,17 @@ ROUTERS = [
 ]
 
 
-def make_backend(runtime: Runtime, bus: Callable[[], Bus] | None = None) -> Backend:
+def make_backend(
+    runtime: Runtime,
+    bus: Callable[[], Bus] | None = None,
+    compute_events: ComputeEvents | None = None,
+) -> Backend:
     return Backend(
         conf=runtime.conf,
         db=runtime.database("network"),
         ml2=Ml2(runtime.conf),
         notifier=Notifier(bus),
+        compute_events=compute_events or ComputeEvents(),
     )
 
 
@@ -73,7 +80,9 @@ def build_app(backend: Backend, validator: TokenValidator) -> FastAPI:
 def build_part(runtime: Runtime) -> ApiPart:
     """The API, with the agents' RPC endpoint served on the bus until the runtime's bus
     is closed."""
-    backend = make_backend(runtime, lambda: runtime.bus)
+    region = runtime.conf.get("DEFAULT", "region_name")
+    compute = ServiceClient(runtime.identity("network"), "compute", region)
+    backend = make_backend(runtime, lambda: runtime.bus, ComputeEvents(compute))
     runtime.bus.serve(topics.SERVER, rpc.ServerEndpoint(backend))
     app = build_app(backend, runtime.identity("network"))
     return ApiPart("network-server", runtime.conf.network.port, app)

@@ -172,11 +172,18 @@ def create_floatingip(
             _associate(session, ctx, floating, spec.port_id, spec.fixed_ip_address)
         session.add(floating)
         session.flush()
-        return render(floating)
+        return render(floating), _server_ports(floating)
 
-    result = be.transaction(work)
+    result, changed = be.transaction(work)
     be.notifier.routers_changed([result["router_id"]])
+    be.compute_events.ports_changed(changed)
     return {"floatingip": result}
+
+
+def _server_ports(floating: models.FloatingIP) -> list[tuple[str, str, str]]:
+    """The port the floating IP is on, as (device owner, device id, port id)."""
+    port = floating.fixed_port
+    return [] if port is None else [(port.device_owner, port.device_id, port.id)]
 
 
 def _owner(spec: FloatingIPCreate, ctx: RequestContext) -> str:
@@ -295,11 +302,12 @@ def update_floatingip(
 ) -> dict[str, Any]:
     spec = body.floatingip
 
-    def work(session: Session) -> tuple[dict[str, Any], str | None]:
+    def work(session: Session) -> tuple[dict[str, Any], str | None, list[tuple[str, str, str]]]:
         floating = access.find(session, ctx, models.FloatingIP, floatingip_id)
         check_revision(request, floating)
         policy.enforce(ctx, "update_floatingip", {"project_id": floating.project_id})
         previous = floating.router_id
+        before = _server_ports(floating)
         if "port_id" in spec.model_fields_set:
             if spec.port_id is None:
                 ports.disassociate(floating)
@@ -310,10 +318,12 @@ def update_floatingip(
         floating.touch()
         session.flush()
         session.expire(floating, ["fixed_port"])
-        return render(floating), previous
+        after = _server_ports(floating)
+        return render(floating), previous, [] if before == after else before + after
 
-    result, previous = be.transaction(work)
+    result, previous, changed = be.transaction(work)
     be.notifier.routers_changed([result["router_id"], previous])
+    be.compute_events.ports_changed(changed)
     return {"floatingip": result}
 
 
@@ -324,18 +334,20 @@ def delete_floatingip(
     ctx: RequestContext = Depends(authenticated),
     be: Backend = Depends(backend),
 ) -> Response:
-    def work(session: Session) -> str | None:
+    def work(session: Session) -> tuple[str | None, list[tuple[str, str, str]]]:
         floating = access.find(session, ctx, models.FloatingIP, floatingip_id)
         check_revision(request, floating)
         policy.enforce(ctx, "delete_floatingip", {"project_id": floating.project_id})
         router_id = floating.router_id
+        changed = _server_ports(floating)
         port = session.get_one(models.Port, floating.floating_port_id)
         tags.drop(session, floating.id)
         session.delete(floating)
         session.flush()
         ports.delete(session, port)
-        return router_id
+        return router_id, changed
 
-    router_id = be.transaction(work)
+    router_id, changed = be.transaction(work)
     be.notifier.routers_changed([router_id] if router_id else [])
+    be.compute_events.ports_changed(changed)
     return Response(status_code=204)

@@ -45,6 +45,9 @@ class NetworkApi:
     def list_ports(self, token: str | None, **filters: Any) -> list[dict[str, Any]]:
         return self._list("ports", token, filters)
 
+    def list_floating_ips(self, token: str | None, **filters: Any) -> list[dict[str, Any]]:
+        return self._list("floatingips", token, filters)
+
     def security_groups(self, project_id: str, token: str | None) -> list[dict[str, Any]]:
         return self._list("security-groups", token, {"project_id": project_id})
 

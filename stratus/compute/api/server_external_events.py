@@ -1,0 +1,115 @@
+"""os-server-external-events: what other services tell the compute service about its
+servers. The network service sends ``network-changed`` (tagged with a port) when a
+floating IP comes to or leaves one of a server's ports; the server's floating IPs are
+then read again from the network API, which stays their only source of truth."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from stratus.compute.api.common import PREFIX, Backend, at_least, backend, transaction
+from stratus.compute.models import Instance, InstanceFloatingIP
+from stratus.runtime.api.auth import authenticated
+from stratus.runtime.api.context import RequestContext
+from stratus.runtime.api.errors import BadRequest, NotFound
+from stratus.runtime.api.validation import json_body
+
+router = APIRouter(prefix=PREFIX + "/os-server-external-events")
+
+# The event names each microversion knows, from the one that brought them.
+NAMES_SINCE = {
+    "network-changed": "2.1",
+    "network-vif-plugged": "2.1",
+    "network-vif-unplugged": "2.1",
+    "network-vif-deleted": "2.1",
+    "volume-extended": "2.51",
+    "power-update": "2.76",
+}
+# Events after which the server's floating IPs on the tagged port (or all its ports)
+# are read again.
+NETWORK_EVENTS = frozenset({"network-changed", "network-vif-deleted"})
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    server_uuid: Annotated[str, StringConstraints(min_length=1, max_length=36)]
+    status: Literal["failed", "completed", "in-progress"] = "completed"
+    tag: Annotated[str, StringConstraints(max_length=255)] | None = None
+
+
+class EventsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    events: list[Event] = Field(min_length=1)
+
+
+@router.post("", summary="Run events on servers (for other services)")
+def create_events(
+    request: Request,
+    body: EventsBody = Depends(json_body(EventsBody)),
+    ctx: RequestContext = Depends(authenticated),
+    api: Backend = Depends(backend),
+) -> JSONResponse:
+    api.policy.enforce(ctx, "server_external_events:create")
+    for event in body.events:
+        since = NAMES_SINCE.get(event.name)
+        if since is None or not at_least(request, since):
+            raise BadRequest(f"Invalid input: unknown event name {event.name!r}.")
+    with transaction(request) as session:
+        found = set(
+            session.scalars(
+                sa.select(Instance.uuid).where(
+                    Instance.uuid.in_({e.server_uuid for e in body.events}),
+                    Instance.deleted.is_(False),
+                )
+            )
+        )
+    if not found:
+        raise NotFound("No instances found for any event.")
+    answered = []
+    for event in body.events:
+        code = 200 if event.server_uuid in found else 404
+        if code == 200 and event.name in NETWORK_EVENTS:
+            refresh_floating_ips(api, event.server_uuid, event.tag)
+        answered.append(
+            {
+                **event.model_dump(exclude_none=True),
+                "code": code,
+                "status": event.status if code == 200 else "failed",
+            }
+        )
+    status = 200 if all(e["code"] == 200 for e in answered) else 207
+    return JSONResponse({"events": answered}, status_code=status)
+
+
+def refresh_floating_ips(api: Backend, instance_uuid: str, port_id: str | None) -> None:
+    """Record the floating IPs the network service now has on the server's port
+    ``port_id``, or on all of its ports."""
+    with api.db.session() as session:
+        instance = session.get_one(Instance, instance_uuid)
+        ports = [port_id] if port_id else [v["port_id"] for v in instance.network_info or []]
+    if not ports:
+        return
+    floating = api.network.list_floating_ips(None, port_id=ports)
+    with api.db.session() as session:
+        session.execute(
+            sa.delete(InstanceFloatingIP).where(
+                InstanceFloatingIP.instance_uuid == instance_uuid,
+                InstanceFloatingIP.port_id.in_(ports),
+            )
+        )
+        session.add_all(
+            InstanceFloatingIP(
+                instance_uuid=instance_uuid,
+                port_id=item["port_id"],
+                floating_ip_address=item["floating_ip_address"],
+                fixed_ip_address=item["fixed_ip_address"],
+            )
+            for item in floating
+            if item.get("port_id") in ports
+        )
