@@ -76,7 +76,14 @@ class Netlink:
     # -- links ---------------------------------------------------------------------
 
     def index(self, name: str) -> int | None:
-        """The interface index of ``name``, or None when there is no such link."""
+        """The interface index of ``name``, or None when there is no such link. In the
+        host's namespace one ioctl answers (agents ask this for every device of every
+        pass); pyroute2's lookup dumps every link."""
+        if self.namespace is None:
+            try:
+                return socket.if_nametoindex(name)
+            except OSError:
+                return None
         found = self._ipr.link_lookup(ifname=name)
         return found[0] if found else None
 
