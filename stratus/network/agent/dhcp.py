@@ -54,11 +54,12 @@ class DhcpAgent(loop.Agent):
         with Netlink() as host:
             bridges = host.bridges()
             for network in served:
-                if not full and self._unchanged(network, bridges):
+                wired = not full and self._wired(network, bridges)
+                if wired and self._served[network["id"]] == network:
                     continue
                 self._served.pop(network["id"], None)
                 try:
-                    attached |= self._serve(host, network, bridges)
+                    attached |= self._serve(host, network, bridges, wire=not wired)
                 except HostError as e:
                     LOG.error("cannot serve DHCP on network %s: %s", network["id"], e)
                     failed.append(network["id"])
@@ -73,38 +74,29 @@ class DhcpAgent(loop.Agent):
         if failed:
             raise HostError(f"DHCP is not served on networks {', '.join(failed)}")
 
-    def _unchanged(self, network: dict[str, Any], bridges: dict[str, list[str]]) -> bool:
-        """Served as asked now, its veth still in the bridge and its dnsmasq running: then
-        a hinted pass leaves it alone (full passes check everything again)."""
+    def _wired(self, network: dict[str, Any], bridges: dict[str, list[str]]) -> bool:
+        """Served as asked now but for its other ports, its veth still in the bridge and
+        its dnsmasq running: then a hinted pass at most tells dnsmasq of the ports (full
+        passes check everything again)."""
+        served = self._served.get(network["id"])
         return (
-            self._served.get(network["id"]) == network
+            served is not None
+            and {**served, "ports": None} == {**network, "ports": None}
             and devices.port_device(network["port"]["id"]) in bridges.get(network["bridge"], ())
             and Dnsmasq(self.dnsmasq_dir, network["id"]).pid is not None
         )
 
-    def _serve(self, host: Netlink, network: dict[str, Any], bridges: dict[str, list[str]]) -> bool:
-        """Serve one network; True when its DHCP port was not in the bridge before."""
+    def _serve(
+        self, host: Netlink, network: dict[str, Any], bridges: dict[str, list[str]], wire: bool
+    ) -> bool:
+        """Serve one network (``wire``: its namespace and veth made or checked first);
+        True when its DHCP port was not in the bridge before."""
         port = network["port"]
         namespace = dhcp_namespace(network["id"])
-        if not namespaces.exists(namespace):
-            self.owned.claim(namespace)
-            namespaces.create(namespace)
-        device = devices.port_device(port["id"])
         inner = devices.inner_device(devices.DHCP_PREFIX, port["id"])
-        subnets = {s["id"]: s for s in network["subnets"]}
-        attached = device not in bridges.get(network["bridge"], ())
-        if host.index(device) is None:
-            self.owned.claim(device)
-        devices.wire_veth(
-            host,
-            devices.ensure_bridge(host, self.bridge_records, network["id"]),
-            device,
-            inner,
-            namespace=namespace,
-            mac=port["mac_address"],
-            mtu=network["mtu"] or None,
-            addresses=[_interface_address(ip, subnets) for ip in port["fixed_ips"]],
-        )
+        attached = False
+        if wire:
+            attached = self._wire(host, network, bridges, namespace, inner)
         config = DhcpConfig(
             namespace=namespace,
             interface=inner,
@@ -120,6 +112,36 @@ class DhcpAgent(loop.Agent):
             for p in network["ports"]
         ]
         Dnsmasq(self.dnsmasq_dir, network["id"]).ensure(config, hosts)
+        return attached
+
+    def _wire(
+        self,
+        host: Netlink,
+        network: dict[str, Any],
+        bridges: dict[str, list[str]],
+        namespace: str,
+        inner: str,
+    ) -> bool:
+        """The network's namespace and DHCP veth; True when the veth joined the bridge."""
+        port = network["port"]
+        if not namespaces.exists(namespace):
+            self.owned.claim(namespace)
+            namespaces.create(namespace)
+        device = devices.port_device(port["id"])
+        subnets = {s["id"]: s for s in network["subnets"]}
+        attached = device not in bridges.get(network["bridge"], ())
+        if host.index(device) is None:
+            self.owned.claim(device)
+        devices.wire_veth(
+            host,
+            devices.ensure_bridge(host, self.bridge_records, network["id"]),
+            device,
+            inner,
+            namespace=namespace,
+            mac=port["mac_address"],
+            mtu=network["mtu"] or None,
+            addresses=[_interface_address(ip, subnets) for ip in port["fixed_ips"]],
+        )
         return attached
 
     def _remove_orphans(self, host: Netlink, made: set[str], served: list[dict]) -> None:

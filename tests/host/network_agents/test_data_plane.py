@@ -25,6 +25,7 @@ from stratus.host.names import bridge_name
 from stratus.host.netlink import FLOOD_MAC, Netlink
 from stratus.network import public
 from stratus.network.agent import devices
+from stratus.network.agent.dhcp import DhcpAgent
 from stratus.network.agent.l2 import L2Agent
 from stratus.network.plugging import PlugError, Tap, Veth, device_name, peer_name
 
@@ -363,6 +364,39 @@ def test_a_port_whose_firewall_is_in_force_is_wired_without_a_pass(
     for port, device in ((ahead, tap), (late, late_tap)):
         cloud.plugging.unplug(port["id"], device)
         cloud.ok("DELETE", f"ports/{port['id']}")
+
+
+def test_a_new_port_reaches_dnsmasq_without_its_veth_wired_again(
+    cloud: Cloud, net: Topology, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hinted DHCP pass for a network whose own DHCP port is unchanged only tells
+    dnsmasq of the ports; a full pass checks the namespace and veth again."""
+    [dhcp] = [r for r in cloud.runners if isinstance(r.agent, DhcpAgent)]
+    passes: list[tuple[bool, list[str]]] = []  # (full, veths wired during it)
+    reconcile, wire_veth = dhcp.agent.reconcile, devices.wire_veth
+
+    def counted(full: bool) -> None:
+        passes.append((full, []))
+        reconcile(full)
+
+    def wire(host: Netlink, bridge: str | None, device: str, *args: Any, **kw: Any) -> None:
+        passes[-1][1].append(device)
+        wire_veth(host, bridge, device, *args, **kw)
+
+    monkeypatch.setattr(dhcp.agent, "reconcile", counted)
+    monkeypatch.setattr(devices, "wire_veth", wire)
+    (served,) = cloud.ok("GET", f"ports?device_owner=network:dhcp&network_id={net.b['id']}")[
+        "ports"
+    ]
+    port = cloud.create("port", network_id=net.b["id"], name="newcomer")
+    cloud.sync()
+    hosts = dnsmasq.Dnsmasq(cloud.state_path / "dhcp", net.b["id"]).hosts_file.read_text()
+    assert port["mac_address"] in hosts
+    hinted = [wired for full, wired in passes if not full]
+    assert hinted and all(devices.port_device(served["id"]) not in w for w in hinted)
+    dhcp.agent.reconcile(True)
+    assert devices.port_device(served["id"]) in passes[-1][1]
+    cloud.ok("DELETE", f"ports/{port['id']}")
 
 
 def test_ports_plugged_at_once_all_go_active(cloud: Cloud, net: Topology) -> None:
