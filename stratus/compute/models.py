@@ -327,7 +327,6 @@ class InstanceFloatingIP(Base):
     instance_uuid: Mapped[str] = _instance_ref(primary_key=False)
     port_id: Mapped[str] = mapped_column(sa.String(ID), primary_key=True)
     floating_ip_address: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    fixed_ip_address: Mapped[str] = mapped_column(sa.String(64))
 
 
 class InstanceFault(Base):

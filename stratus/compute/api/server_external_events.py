@@ -108,7 +108,6 @@ def refresh_floating_ips(api: Backend, instance_uuid: str, port_id: str | None) 
                 instance_uuid=instance_uuid,
                 port_id=item["port_id"],
                 floating_ip_address=item["floating_ip_address"],
-                fixed_ip_address=item["fixed_ip_address"],
             )
             for item in floating
             if item.get("port_id") in ports

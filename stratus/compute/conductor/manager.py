@@ -22,6 +22,7 @@ from stratus.compute import (
 from stratus.compute.models import (
     ComputeNode,
     Instance,
+    InstanceFloatingIP,
     Migration,
     ServerGroup,
     ServerGroupMember,
@@ -690,7 +691,8 @@ def _group_allows(session: Session, instance: Instance, host: str) -> bool:
 
 
 def mark_deleted(session: Session, instance: Instance) -> None:
-    """Soft-delete a server and free everything it held (claims, group membership)."""
+    """Soft-delete a server and free everything it held (claims, group membership, the
+    floating IPs its ports had, which the network service frees with the ports)."""
     now = utcnow()
     instance.vm_state = states.DELETED
     instance.task_state = None
@@ -703,11 +705,9 @@ def mark_deleted(session: Session, instance: Instance) -> None:
         sa.select(Migration).where(Migration.instance_uuid == instance.uuid)
     ):
         claims.release_in(session, migration.uuid)
-    session.execute(
-        sa.delete(ServerGroupMember.__table__).where(
-            ServerGroupMember.instance_uuid == instance.uuid
-        )
-    )
+    for model in (ServerGroupMember, InstanceFloatingIP):
+        table = model.__table__
+        session.execute(sa.delete(table).where(table.c.instance_uuid == instance.uuid))
 
 
 def _migration(session: Session, uuid: str) -> Migration:

@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from stratus.compute.models import InstanceFloatingIP
 from stratus.network.compute_events import ComputeEvents
 from stratus.runtime.clients.catalog import ServiceClient
 from tests.api.compute.conftest import Env
@@ -95,6 +97,15 @@ def test_a_server_shows_the_floating_ip_on_its_port(netenv: Env, routed: dict[st
     _wait_floating(netenv, server["id"], [address])
     net(netenv, "DELETE", f"floatingips/{floating['id']}")
     _wait_floating(netenv, server["id"], [])
+
+    # A server deleted with a floating IP on its port keeps no record of it.
+    body["floatingip"]["port_id"] = port["id"]
+    again = net(netenv, "POST", "floatingips", json=body)["floatingip"]
+    _wait_floating(netenv, server["id"], [again["floating_ip_address"]])
+    assert netenv.call("DELETE", f"/servers/{server['id']}").status_code == 204
+    netenv.wait_gone(server["id"])
+    with netenv.backend.db.session() as session:
+        assert session.scalars(sa.select(InstanceFloatingIP)).all() == []
 
 
 def test_events_are_for_services_and_say_what_was_wrong(netenv: Env) -> None:

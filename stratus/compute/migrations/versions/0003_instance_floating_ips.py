@@ -21,7 +21,6 @@ def upgrade() -> None:
         sa.Column("instance_uuid", sa.String(length=36), nullable=False),
         sa.Column("port_id", sa.String(length=36), nullable=False),
         sa.Column("floating_ip_address", sa.String(length=64), nullable=False),
-        sa.Column("fixed_ip_address", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(
             ["instance_uuid"],
             ["compute_instances.uuid"],
