@@ -44,38 +44,42 @@ class ComputeEvents:
             for owner, device_id, port_id in ports
             if owner.startswith(SERVER_PORT_OWNER) and device_id
         ]
-        if not events or self._service is None:
+        service = self._service
+        if not events or service is None:
             return
         with self._lock:
             self._pending += events
             if self._sending:
                 return
             self._sending = True
-        threading.Thread(target=self._send_pending, name="compute-events", daemon=True).start()
+        sender = threading.Thread(
+            target=self._send_pending, args=(service,), name="compute-events", daemon=True
+        )
+        sender.start()
 
-    def _send_pending(self) -> None:
+    def _send_pending(self, service: ServiceClient) -> None:
         while True:
             with self._lock:
                 events, self._pending = self._pending, []
                 if not events:
                     self._sending = False
                     return
-            self._send(events)
+            _send(service, events)
 
-    def _send(self, events: list[dict[str, Any]]) -> None:
-        assert self._service is not None
-        for delay in (*RETRY_DELAYS, None):
-            try:
-                response = self._service.request("POST", PATH, json={"events": events})
-            except ServiceNotInCatalog:
+
+def _send(service: ServiceClient, events: list[dict[str, Any]]) -> None:
+    for delay in (*RETRY_DELAYS, None):
+        try:
+            response = service.request("POST", PATH, json={"events": events})
+        except ServiceNotInCatalog:
+            return
+        except ServiceUnavailable as exc:
+            problem = str(exc)
+        else:
+            if response.status_code in DELIVERED:
                 return
-            except ServiceUnavailable as exc:
-                problem = str(exc)
-            else:
-                if response.status_code in DELIVERED:
-                    return
-                problem = f"status {response.status_code}: {response.text[:200]}"
-            if delay is None:
-                LOG.warning("could not tell the compute service of %s: %s", events, problem)
-                return
-            time.sleep(delay)
+            problem = f"status {response.status_code}: {response.text[:200]}"
+        if delay is None:
+            LOG.warning("could not tell the compute service of %s: %s", events, problem)
+            return
+        time.sleep(delay)

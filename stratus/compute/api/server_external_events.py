@@ -61,21 +61,25 @@ def create_events(
         if since is None or not at_least(request, since):
             raise BadRequest(f"Invalid input: unknown event name {event.name!r}.")
     with transaction(request) as session:
-        found = set(
-            session.scalars(
-                sa.select(Instance.uuid).where(
+        found = dict(
+            session.execute(
+                sa.select(Instance.uuid, Instance.network_info).where(
                     Instance.uuid.in_({e.server_uuid for e in body.events}),
                     Instance.deleted.is_(False),
                 )
-            )
+            ).all()
         )
     if not found:
         raise NotFound("No instances found for any event.")
+    refresh: dict[str, str] = {}  # port id -> its server, whose floating IPs are read again
     answered = []
     for event in body.events:
         code = 200 if event.server_uuid in found else 404
         if code == 200 and event.name in NETWORK_EVENTS:
-            refresh_floating_ips(api, event.server_uuid, event.tag)
+            ports = (
+                [event.tag] if event.tag else [v["port_id"] for v in found[event.server_uuid] or []]
+            )
+            refresh.update(dict.fromkeys(ports, event.server_uuid))
         answered.append(
             {
                 **event.model_dump(exclude_none=True),
@@ -83,32 +87,26 @@ def create_events(
                 "status": event.status if code == 200 else "failed",
             }
         )
+    if refresh:
+        _refresh_floating_ips(api, refresh)
     status = 200 if all(e["code"] == 200 for e in answered) else 207
     return JSONResponse({"events": answered}, status_code=status)
 
 
-def refresh_floating_ips(api: Backend, instance_uuid: str, port_id: str | None) -> None:
-    """Record the floating IPs the network service now has on the server's port
-    ``port_id``, or on all of its ports."""
-    with api.db.session() as session:
-        instance = session.get_one(Instance, instance_uuid)
-        ports = [port_id] if port_id else [v["port_id"] for v in instance.network_info or []]
-    if not ports:
-        return
-    floating = api.network.list_floating_ips(None, port_id=ports)
+def _refresh_floating_ips(api: Backend, servers: dict[str, str]) -> None:
+    """Record the floating IPs the network service now has on the ports ``servers``
+    names (port id -> its server), with one request for them all."""
+    floating = api.network.list_floating_ips(None, port_id=list(servers))
     with api.db.session() as session:
         session.execute(
-            sa.delete(InstanceFloatingIP).where(
-                InstanceFloatingIP.instance_uuid == instance_uuid,
-                InstanceFloatingIP.port_id.in_(ports),
-            )
+            sa.delete(InstanceFloatingIP).where(InstanceFloatingIP.port_id.in_(list(servers)))
         )
         session.add_all(
             InstanceFloatingIP(
-                instance_uuid=instance_uuid,
+                instance_uuid=servers[item["port_id"]],
                 port_id=item["port_id"],
                 floating_ip_address=item["floating_ip_address"],
             )
             for item in floating
-            if item.get("port_id") in ports
+            if item.get("port_id") in servers
         )

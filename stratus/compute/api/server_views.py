@@ -112,7 +112,7 @@ def addresses(
         mac = vif.get("mac_address")
         for ip in vif.get("fixed_ips", []):
             entries.append(_address(ip["version"], ip["ip_address"], "fixed", mac))
-        for floating in floating_ips:
+        for floating in floating_ips:  # IPv4 only, as the network service makes them
             if floating.port_id == vif["port_id"]:
                 entries.append(_address(4, floating.floating_ip_address, "floating", mac))
     return result

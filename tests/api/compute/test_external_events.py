@@ -89,6 +89,14 @@ def test_a_server_shows_the_floating_ip_on_its_port(netenv: Env, routed: dict[st
     listed = netenv.ok("GET", "/servers/detail", version="2.79")["servers"]
     assert [_floating(s) for s in listed if s["id"] == server["id"]] == [[address]]
 
+    # An event with no port names re-reads every port of the server.
+    with netenv.backend.db.session() as session:
+        session.execute(sa.delete(InstanceFloatingIP))
+    assert _floating(netenv.show(server["id"])) == []
+    untagged = {"name": "network-changed", "server_uuid": server["id"]}
+    netenv.ok("POST", "/os-server-external-events", "admin", json={"events": [untagged]})
+    assert _floating(netenv.show(server["id"])) == [address]
+
     net(netenv, "PUT", f"floatingips/{floating['id']}", json={"floatingip": {"port_id": None}})
     _wait_floating(netenv, server["id"], [])
     net(
