@@ -354,6 +354,10 @@ def delete_network(
                 f"more ports still in use on the network ({in_use}).",
                 error_type="NetworkInUse",
             )
+        # Changed first: of two deletes at once, the second fails on the network's row (and
+        # is retried, to find it gone) before it removes any of its subnets or segments.
+        network.touch()
+        session.flush()
         dhcp_port = dhcp.port_of(session, network.id)
         if dhcp_port is not None:
             ports.delete(session, dhcp_port)
