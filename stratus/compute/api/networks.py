@@ -1,7 +1,8 @@
 """What a server create asks of the network service, checked with the caller's token and
 turned into what the agent will make: ``[{"network_id", "network", "fixed_ip"} |
-{"port_id"}]`` and the security groups' ids. ``network`` is the network's name and MTU as
-seen now (``{"name", "mtu"}``), so that the agent need not read the network again.
+{"port_id"}]`` and the security groups' ids (none for the default group alone).
+``network`` is the network's name and MTU as seen now (``{"name", "mtu"}``), so that the
+agent need not read the network again.
 
 ``none`` asks for no ports. ``auto`` takes the one network the project can use (its own
 or a shared one), or the network service's automatically allocated one when there is
@@ -124,7 +125,14 @@ def _entry(network: dict[str, Any]) -> dict[str, Any]:
     return {"network_id": network["id"], "network": known}
 
 
-def _security_groups(client: NetworkClient, ctx: RequestContext, names: list[str]) -> list[str]:
+def _security_groups(
+    client: NetworkClient, ctx: RequestContext, names: list[str]
+) -> list[str] | None:
+    """The ids of the named groups; None for the default group alone, which the network
+    service gives a port when it names none (and not on a network without port
+    security), so that the common create needs no lookup."""
+    if names == [DEFAULT_GROUP]:
+        return None
     groups = client.security_groups(ctx.project_id or "", ctx.token)
     ids = []
     for name in names:

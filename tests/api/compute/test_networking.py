@@ -120,6 +120,16 @@ def test_security_groups(netenv: Env, private: str) -> None:
     assert response.status_code == 400 and "nope" in response.text
 
 
+def test_the_default_group_is_left_to_the_network_service(netenv: Env) -> None:
+    """As Nova leaves ``default`` out: a network without port security gives the port no
+    group (naming the default group there would be refused)."""
+    open_network = network(netenv, "open", "10.4.0.0/24", port_security_enabled=False)
+    server = netenv.boot(networks=[{"uuid": open_network}])
+    assert server["status"] == "ACTIVE" and server["security_groups"] == [{"name": "default"}]
+    port = net(netenv, "GET", "ports", params={"device_id": server["id"]})["ports"][0]
+    assert port["port_security_enabled"] is False and port["security_groups"] == []
+
+
 def test_bad_network_requests(netenv: Env, private: str) -> None:
     theirs = network(netenv, "theirs", "10.3.0.0/24", user="other")
     bare = net(netenv, "POST", "networks", json={"network": {"name": "bare"}})["network"]["id"]
