@@ -9,7 +9,8 @@ its serial console answers through the serial proxy's websocket, a port on a net
 (an L2 agent of this test wires it into the network's bridge) is hot plugged into the
 running guest and out again, the ACPI power button stops it, it starts, reboots (keeping
 a port attached while stopped), is snapshotted into the image service and deleted,
-leaving no domain, tap or files. Needs root, libvirt and QEMU.
+leaving no domain, tap or files. A server of an image whose content lies about its
+format ends ERROR, leaving nothing. Needs root, libvirt and QEMU.
 """
 
 from __future__ import annotations
@@ -325,3 +326,38 @@ def test_guest_lifecycle(env: Env, guest: str, lan: str) -> None:
     kept = port(env, given["id"])
     assert kept is not None and kept["device_id"] == "" and kept["binding:host_id"] == ""
     assert not Path(f"/sys/class/net/{tap}").exists()
+
+
+def test_image_lying_about_its_format(env: Env, lan: str) -> None:
+    """Random bytes declared qcow2: only the host can tell. The server ends ERROR with a
+    fault that says so, its build's one event says what qemu-img found, and nothing is
+    left of it: no domain, disk, port or claim."""
+    driver: LibvirtDriver = env.driver
+    image = env.cloud.create_image(
+        "demo", data=secrets.token_bytes(1024**2), name="liar", disk_format="qcow2"
+    )
+    created = env.boot(wait=None, imageRef=image, networks=[{"uuid": lan}])
+    server_id = created["id"]
+    deadline = time.monotonic() + 60
+    while (server := env.show(server_id))["status"] != "ERROR":
+        assert server["status"] == "BUILD" and time.monotonic() < deadline, server
+        time.sleep(0.2)
+    # Not retried elsewhere (no host would read it better): the fault says why.
+    fault = server["fault"]
+    assert fault["code"] == 500 and "cannot be read as qcow2" in fault["message"], fault
+    actions = env.ok("GET", f"/servers/{server_id}/os-instance-actions")["instanceActions"]
+    create = env.ok(
+        "GET",
+        f"/servers/{server_id}/os-instance-actions/{actions[0]['request_id']}",
+        "admin",
+        version="2.62",
+    )["instanceAction"]
+    builds = [e for e in create["events"] if e["event"] == "compute__do_build_and_run_instance"]
+    assert len(builds) == 1 and "Image is not in qcow2 format" in builds[0]["traceback"]
+    assert server_id not in driver.list_instances(driver.hostname)
+    assert not driver.disks.instance_dir(server_id).exists()
+    headers = {"X-Auth-Token": env.users["admin"].token}
+    ports = env.cloud.network.get("/v2.0/ports", params={"device_id": server_id}, headers=headers)
+    assert ports.json()["ports"] == []
+    held = env.ok("GET", "/os-hypervisors/statistics", "admin")["hypervisor_statistics"]
+    assert held["memory_mb_used"] == 0

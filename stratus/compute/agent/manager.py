@@ -30,7 +30,7 @@ from stratus.compute.conductor.manager import AGENT_TOPIC
 from stratus.compute.conductor.manager import TOPIC as CONDUCTOR_TOPIC
 from stratus.compute.networking import Networking
 from stratus.compute.records import instance_name
-from stratus.compute.virt.driver import Instance, VirtDriver
+from stratus.compute.virt.driver import Instance, UnusableImage, VirtDriver
 from stratus.runtime.bus import Bus, Listener, RemoteError
 from stratus.runtime.config import Config
 from stratus.runtime.db import utcnow
@@ -190,7 +190,7 @@ class ComputeAgent:
                     message=_message(exc),
                     details=_details(exc),
                     request_id=request_id,
-                    retry=not isinstance(exc, NetworkError),
+                    retry=not isinstance(exc, NetworkError | UnusableImage),
                 )
                 return
             values = {

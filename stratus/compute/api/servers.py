@@ -39,6 +39,7 @@ from stratus.compute.api.server_list import list_servers
 from stratus.compute.clients.images import properties
 from stratus.compute.conductor.manager import TOPIC as CONDUCTOR_TOPIC
 from stratus.compute.conductor.manager import mark_deleted
+from stratus.compute.disk_formats import unbootable
 from stratus.compute.flavors import snapshot
 from stratus.compute.models import (
     Instance,
@@ -207,11 +208,15 @@ def user_data_of(raw: str | None) -> str | None:
 
 
 def check_image(image: dict[str, Any] | None, image_id: str, flavor: dict[str, Any]) -> None:
-    """The image exists for the caller, is active and fits the flavor."""
+    """The image exists for the caller, is active, is a disk a server can boot from and
+    fits the flavor."""
     if image is None:
         raise BadRequest(f"Image {image_id} could not be found.")
     if image.get("status") != "active":
         raise BadRequest(f"Image {image_id} is not active.")
+    why = unbootable(image)
+    if why is not None:
+        raise BadRequest(f"Image {image_id} {why}.")
     if (image.get("min_ram") or 0) > flavor["memory_mb"]:
         raise BadRequest("Flavor's memory is too small for requested image.")
     if (image.get("min_disk") or 0) > flavor["root_gb"] and flavor["root_gb"]:

@@ -22,6 +22,11 @@ class VirtError(Exception):
     """The hypervisor could not do what was asked (the message says what and why)."""
 
 
+class UnusableImage(VirtError):
+    """The server's image cannot be its disk (what it holds is not what it claims, or it
+    names other files): no other host would do better, so the build is not retried."""
+
+
 class ConsoleUnavailable(VirtError):
     """The server has no console of the kind asked for, or it is not running."""
 

@@ -159,6 +159,30 @@ def test_bad_images(env: Env) -> None:
         "POST", "/servers", json={"server": {**body, "imageRef": ""}}, version="2.79"
     )
     assert response.status_code == 400
+    # Images that are no disk a VM boots, refused before anything is allocated.
+    for formats, words in (
+        ({"container_format": "docker", "disk_format": "raw"}, "is a container image"),
+        ({"container_format": "aki", "disk_format": "aki"}, "is a kernel image"),
+        ({"container_format": "ari", "disk_format": "ari"}, "is a ramdisk image"),
+        ({"container_format": "bare", "disk_format": "ploop"}, "has disk_format ploop"),
+        ({"container_format": "ova", "disk_format": "vmdk"}, "has container_format ova"),
+    ):
+        image = env.cloud.create_image("demo", name="not-a-disk", **formats)
+        response = env.call(
+            "POST", "/servers", json={"server": {**body, "imageRef": image}}, version="2.79"
+        )
+        assert response.status_code == 400, response.text
+        message = response.json()["badRequest"]["message"]
+        assert message.startswith(f"Image {image} {words}"), message
+    assert env.ok("GET", "/servers")["servers"] == []
+    held = env.ok("GET", "/os-hypervisors/statistics", "admin")["hypervisor_statistics"]
+    assert held["memory_mb_used"] == 0
+    # A rebuild is refused the same way, and leaves the server as it was.
+    server = env.boot()
+    rebuilt = env.action(server["id"], {"rebuild": {"imageRef": image}})
+    assert rebuilt.status_code == 400 and "container_format ova" in rebuilt.text, rebuilt.text
+    shown = env.show(server["id"])
+    assert shown["status"] == "ACTIVE" and shown["image"]["id"] == env.images["cirros"]
 
 
 def test_networks_and_microversions(env: Env) -> None:
