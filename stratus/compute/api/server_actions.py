@@ -408,8 +408,8 @@ def create_image(
             **{k: str(v) for k, v in props.items()},
             **body.metadata,
             "name": body.name,
-            "disk_format": instance.image_properties.get("disk_format", "qcow2"),
-            "container_format": instance.image_properties.get("container_format", "bare"),
+            "disk_format": "qcow2",  # what the driver's snapshot is, whatever the image
+            "container_format": "bare",
             "min_disk": instance.flavor["root_gb"],
             "min_ram": instance.image_properties.get("min_ram", 0),
             "image_type": "snapshot",

@@ -165,7 +165,8 @@ def test_rebuild(env: Env) -> None:
 
 
 def test_create_image(env: Env) -> None:
-    server_id = env.boot()["id"]
+    raw = env.cloud.create_image("demo", name="raw", disk_format="raw")
+    server_id = env.boot(imageRef=raw)["id"]
     old = _act(env, server_id, {"createImage": {"name": "snap", "metadata": {"k": "v"}}})
     assert "/images/" in old.headers["location"]
     env.wait(server_id, "ACTIVE")
@@ -176,6 +177,8 @@ def test_create_image(env: Env) -> None:
     image = env.cloud.image.get(f"/v2/images/{image_id}", headers=headers).json()
     assert image["status"] == "active" and image["instance_uuid"] == server_id
     assert image["owner"] == env.users["demo"].project_id and image["image_type"] == "snapshot"
+    # A snapshot is the driver's qcow2, whatever the format of the image it started from.
+    assert (image["disk_format"], image["container_format"]) == ("qcow2", "bare")
     _act(env, server_id, {"createImage": {}}, 400)
 
 
