@@ -18,6 +18,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from stratus.runtime import sqlite_writes
 from stratus.runtime.config import Config
 
 
@@ -40,7 +41,14 @@ def database_url(conf: Config, service: str) -> str:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = sa.create_engine(
+            url,
+            connect_args={
+                "check_same_thread": False,
+                "timeout": 30,
+                "factory": sqlite_writes.Connection,
+            },
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return sa.create_engine(
