@@ -9,6 +9,7 @@ import re
 import secrets
 import string
 import uuid as uuid_module
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
@@ -323,11 +324,14 @@ def create_server(
         check_metadata_quota(session, api, project, len(new.metadata))
         placement = _placement(request, session, ctx, new)
         group = _group(session, ctx, hints)
-    image = api.images.show(image_id, token=ctx.token)
-    check_image(image, image_id, flavor)
-    assert image is not None
     count = new.max_count or new.min_count
-    network_request = networks.resolve(api.network, ctx, _networks(new), groups, count)
+    # The image and the networks are looked up at once (two services, two round trips).
+    with ThreadPoolExecutor(1, thread_name_prefix="create-networks") as pool:
+        resolving = pool.submit(networks.resolve, api.network, ctx, _networks(new), groups, count)
+        image = api.images.show(image_id, token=ctx.token)
+        check_image(image, image_id, flavor)
+        assert image is not None
+        network_request = resolving.result()
     image_props = properties(image)
     reservation = "r-" + secrets.token_hex(4)
     request_spec = {
