@@ -11,6 +11,7 @@ from stratus.compute.clients.images import ImageClient
 from stratus.compute.clients.network import NetworkClient
 from stratus.compute.conductor.manager import TOPIC as CONDUCTOR_TOPIC
 from stratus.compute.conductor.manager import Conductor
+from stratus.compute.floating_ips import Healing
 from stratus.compute.networking import Networking
 from stratus.compute.scheduler.manager import TOPIC as SCHEDULER_TOPIC
 from stratus.compute.scheduler.manager import Scheduler
@@ -61,14 +62,16 @@ def build_scheduler(runtime: Runtime) -> WorkerPart:
 
 
 def build_conductor(runtime: Runtime) -> WorkerPart:
-    conductor = Conductor(runtime.conf, runtime.database("compute"), runtime.bus)
+    db = runtime.database("compute")
+    conductor = Conductor(runtime.conf, db, runtime.bus)
+    healing = Healing(db, service_clients(runtime)[1])
+
+    def rounds() -> None:
+        conductor.heal_builds()
+        healing.run()
+
     return _served(
-        runtime,
-        "compute-conductor",
-        CONDUCTOR_TOPIC,
-        conductor,
-        services.CONDUCTOR,
-        conductor.heal_builds,
+        runtime, "compute-conductor", CONDUCTOR_TOPIC, conductor, services.CONDUCTOR, rounds
     )
 
 

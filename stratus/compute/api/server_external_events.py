@@ -12,8 +12,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from stratus.compute import floating_ips
 from stratus.compute.api.common import PREFIX, Backend, at_least, backend, transaction
-from stratus.compute.models import Instance, InstanceFloatingIP
+from stratus.compute.models import Instance
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, NotFound
@@ -88,25 +89,6 @@ def create_events(
             }
         )
     if refresh:
-        _refresh_floating_ips(api, refresh)
+        floating_ips.refresh(api.db, api.network, refresh)
     status = 200 if all(e["code"] == 200 for e in answered) else 207
     return JSONResponse({"events": answered}, status_code=status)
-
-
-def _refresh_floating_ips(api: Backend, servers: dict[str, str]) -> None:
-    """Record the floating IPs the network service now has on the ports ``servers``
-    names (port id -> its server), with one request for them all."""
-    floating = api.network.list_floating_ips(None, port_id=list(servers))
-    with api.db.session() as session:
-        session.execute(
-            sa.delete(InstanceFloatingIP).where(InstanceFloatingIP.port_id.in_(list(servers)))
-        )
-        session.add_all(
-            InstanceFloatingIP(
-                instance_uuid=servers[item["port_id"]],
-                port_id=item["port_id"],
-                floating_ip_address=item["floating_ip_address"],
-            )
-            for item in floating
-            if item.get("port_id") in servers
-        )

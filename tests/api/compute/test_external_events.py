@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from stratus.compute.floating_ips import Healing
 from stratus.compute.models import InstanceFloatingIP
 from stratus.network.compute_events import ComputeEvents
 from stratus.runtime.clients.catalog import ServiceClient
@@ -114,6 +115,31 @@ def test_a_server_shows_the_floating_ip_on_its_port(netenv: Env, routed: dict[st
     netenv.wait_gone(server["id"])
     with netenv.backend.db.session() as session:
         assert session.scalars(sa.select(InstanceFloatingIP)).all() == []
+
+
+def test_floating_ips_no_event_told_of_are_healed(netenv: Env, routed: dict[str, str]) -> None:
+    """Without events (none reach this compute API here), the conductor's rounds read the
+    servers' floating IPs again, a batch of servers at a time: as many rounds of one
+    server as there are servers reach them all."""
+    servers = [netenv.boot(networks=[{"uuid": routed["private"]}])["id"] for _ in range(3)]
+    addresses = {}
+    for server_id in servers:
+        port = net(netenv, "GET", "ports", params={"device_id": server_id})["ports"][0]
+        body = {"floatingip": {"floating_network_id": routed["public"], "port_id": port["id"]}}
+        floating = net(netenv, "POST", "floatingips", json=body)["floatingip"]
+        addresses[server_id] = [floating["floating_ip_address"]]
+    everyone = netenv.ok("GET", "/servers", "admin", params={"all_tenants": "1"})["servers"]
+
+    def heal() -> dict[str, list[str]]:
+        healing = Healing(netenv.backend.db, netenv.backend.network, batch=1)
+        for _ in everyone:
+            healing.run()
+        return {server_id: _floating(netenv.show(server_id)) for server_id in servers}
+
+    assert heal() == addresses
+    for floating in net(netenv, "GET", "floatingips")["floatingips"]:
+        net(netenv, "DELETE", f"floatingips/{floating['id']}")
+    assert heal() == dict.fromkeys(servers, [])
 
 
 def test_events_are_for_services_and_say_what_was_wrong(netenv: Env) -> None:
