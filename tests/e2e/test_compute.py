@@ -149,6 +149,12 @@ def test_a_vm_on_a_tenant_network_through_its_whole_life(cloud: Cloud) -> None:
 
     demo("server", "resize", "--flavor", "m1.small", "--wait", vm)
     assert demo.status(vm) == "VERIFY_RESIZE"
+    demo("server", "resize", "revert", vm)  # the same disk runs again, with the old flavor
+    demo.wait_status(vm, "ACTIVE")
+    assert "m1.tiny" in str(demo.json("server", "show", vm)["flavor"])
+    wait_for("ping after the reverted resize", lambda: pings(address, namespace), timeout=90)
+    demo("server", "resize", "--flavor", "m1.small", "--wait", vm)
+    assert demo.status(vm) == "VERIFY_RESIZE"
     demo("server", "resize", "confirm", vm)
     demo.wait_status(vm, "ACTIVE")
     assert "m1.small" in str(demo.json("server", "show", vm)["flavor"])

@@ -538,7 +538,7 @@ class ComputeAgent:
     ) -> None:
         """On the destination: remove the resized server, then the source takes over."""
         with self._lock(instance):
-            self.driver.destroy(instance)
+            self.driver.revert_migration(instance, migration["source_compute"])
         self.bus.cast(
             CONDUCTOR_TOPIC,
             "resize_reverted_on_destination",

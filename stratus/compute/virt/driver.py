@@ -108,6 +108,11 @@ class VirtDriver(ABC):
         """Remove what a confirmed resize left on the source host."""
 
     @abstractmethod
+    def revert_migration(self, instance: Instance, source_host: str) -> None:
+        """Remove what a reverted resize made on the destination host (``instance``'s):
+        what the source's :meth:`finish_revert_migration` runs the server on again stays."""
+
+    @abstractmethod
     def finish_revert_migration(
         self, instance: Instance, network_info: NetworkInfo, power_on: bool
     ) -> None:

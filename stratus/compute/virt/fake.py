@@ -201,6 +201,10 @@ class FakeDriver(VirtDriver):
         if source_host != instance["host"]:
             self.destroy({**instance, "host": source_host})
 
+    def revert_migration(self, instance: Instance, source_host: str) -> None:
+        if source_host != instance["host"]:
+            self.destroy(instance)
+
     def finish_revert_migration(
         self, instance: Instance, network_info: NetworkInfo, power_on: bool
     ) -> None:

@@ -265,6 +265,10 @@ class LibvirtDriver(VirtDriver):
     def confirm_migration(self, instance: Instance, source_host: str) -> None:
         """Nothing is left behind: the disk never left the host."""
 
+    def revert_migration(self, instance: Instance, source_host: str) -> None:
+        """Nothing to remove: the destination is the source, whose disk and taps the
+        server runs on again (the disk keeps the size it grew to)."""
+
     def finish_revert_migration(
         self, instance: Instance, network_info: NetworkInfo, power_on: bool
     ) -> None:
