@@ -151,7 +151,8 @@ def attach_interface(
     asked = _requested(request, body.interfaceAttachment)
     with transaction(request) as session:
         _changeable(request, session, ctx, server_id, "attach_interface", ATTACHABLE)
-    item = networks.resolve_one(api.network, ctx, asked)
+    external = api.policy.check(ctx, "network:attach_external_network")
+    item = networks.resolve_one(api.network, ctx, asked, external=external)
     if body.interfaceAttachment.tag:
         item["tag"] = body.interfaceAttachment.tag
     with transaction(request) as session:  # checked again: the network service took time

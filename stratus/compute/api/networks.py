@@ -19,7 +19,7 @@ from typing import Any
 
 from stratus.compute.clients.network import NetworkClient
 from stratus.runtime.api.context import RequestContext
-from stratus.runtime.api.errors import BadRequest, Conflict
+from stratus.runtime.api.errors import BadRequest, Conflict, Forbidden
 from stratus.runtime.clients.catalog import ServiceNotInCatalog
 
 DEFAULT_GROUP = "default"
@@ -37,14 +37,18 @@ def resolve(
     requested: str | list[dict[str, Any]] | None,
     security_groups: list[str],
     count: int,
+    *,
+    external: bool = False,
 ) -> NetworkRequest:
+    """``external``: whether the caller may plug servers into external networks that are
+    not shared (the ``network:attach_external_network`` rule)."""
     if requested == "none":
         return NetworkRequest([], None)
     try:
         if requested is None or requested == "auto":
             networks = _automatic(client, ctx, every=requested is None)
         else:
-            networks = [_item(client, ctx, item, count) for item in requested]
+            networks = [_item(client, ctx, item, count, external) for item in requested]
         if not any("network_id" in item for item in networks):
             return NetworkRequest(networks, None)
         return NetworkRequest(networks, _security_groups(client, ctx, security_groups))
@@ -54,12 +58,16 @@ def resolve(
         raise BadRequest("This cloud has no network service; use networks 'none'.") from exc
 
 
-def resolve_one(client: NetworkClient, ctx: RequestContext, item: dict[str, Any]) -> dict[str, Any]:
+def resolve_one(
+    client: NetworkClient, ctx: RequestContext, item: dict[str, Any], *, external: bool = False
+) -> dict[str, Any]:
     """One port or network to plug into an existing server (an interface attach), checked
     as each entry of a create is: ``{"uuid", "port", "fixed_ip"}``, or none of them for
     the one network the project can use."""
     try:
-        return _item(client, ctx, item, 1) if item else _automatic(client, ctx, every=False)[0]
+        if not item:
+            return _automatic(client, ctx, every=False)[0]
+        return _item(client, ctx, item, 1, external)
     except ServiceNotInCatalog as exc:
         raise BadRequest("This cloud has no network service.") from exc
 
@@ -88,7 +96,7 @@ def _automatic(client: NetworkClient, ctx: RequestContext, every: bool) -> list[
 
 
 def _item(
-    client: NetworkClient, ctx: RequestContext, item: dict[str, Any], count: int
+    client: NetworkClient, ctx: RequestContext, item: dict[str, Any], count: int, external: bool
 ) -> dict[str, Any]:
     if item.get("port"):
         port = client.show_port(item["port"], ctx.token)
@@ -98,6 +106,8 @@ def _item(
             raise Conflict(f"Port {item['port']} is still in use.")
         if count > 1:
             raise BadRequest("Multiple servers cannot share one port; ask for one server.")
+        if not external:
+            _check_not_external(client.show_network(port["network_id"], ctx.token))
         return {"port_id": port["id"]}
     network_id = item.get("uuid")
     if not network_id:
@@ -105,6 +115,8 @@ def _item(
     network = client.show_network(network_id, ctx.token)
     if network is None:
         raise BadRequest(f"Network {network_id} could not be found.")
+    if not external:
+        _check_not_external(network)
     if not network.get("subnets"):
         raise BadRequest(f"Network {network_id} requires a subnet in order to boot instances on.")
     entry = _entry(network)
@@ -117,6 +129,15 @@ def _item(
             raise BadRequest("Multiple servers cannot share one fixed IP; ask for one server.")
         entry["fixed_ip"] = item["fixed_ip"]
     return entry
+
+
+def _check_not_external(network: dict[str, Any] | None) -> None:
+    """External networks carry floating IPs and routers' gateways: only administrators
+    plug servers into one that is not shared, as in Nova."""
+    if network and network.get("router:external") and not network.get("shared"):
+        raise Forbidden(
+            f"It is not allowed to create an interface on external network {network['id']}"
+        )
 
 
 def _entry(network: dict[str, Any]) -> dict[str, Any]:

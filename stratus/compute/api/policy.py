@@ -46,6 +46,7 @@ DEFAULT_RULES: dict[str, Check] = {
     "servers:requested_destination": ADMIN,
     "servers:locked_override": ADMIN,
     "servers:force_delete": PROJECT_MEMBER,
+    "network:attach_external_network": ADMIN,
     "instance_actions:events_details": ADMIN,
     "server_external_events:create": any_of(ADMIN, role("service")),
 }

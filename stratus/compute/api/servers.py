@@ -327,7 +327,15 @@ def create_server(
     count = new.max_count or new.min_count
     # The image and the networks are looked up at once (two services, two round trips).
     with ThreadPoolExecutor(1, thread_name_prefix="create-networks") as pool:
-        resolving = pool.submit(networks.resolve, api.network, ctx, _networks(new), groups, count)
+        resolving = pool.submit(
+            networks.resolve,
+            api.network,
+            ctx,
+            _networks(new),
+            groups,
+            count,
+            external=api.policy.check(ctx, "network:attach_external_network"),
+        )
         image = api.images.show(image_id, token=ctx.token)
         check_image(image, image_id, flavor)
         assert image is not None

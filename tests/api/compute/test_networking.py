@@ -130,6 +130,25 @@ def test_the_default_group_is_left_to_the_network_service(netenv: Env) -> None:
     assert port["port_security_enabled"] is False and port["security_groups"] == []
 
 
+def test_only_administrators_plug_servers_into_an_external_network(
+    netenv: Env, private: str
+) -> None:
+    public = network(netenv, "ext", "203.0.113.0/24", user="admin", **{"router:external": True})
+    refused = netenv.call(
+        "POST", "/servers", json=boot_body(netenv, networks=[{"uuid": public}]), version="2.79"
+    )
+    assert refused.status_code == 403, refused.text
+    assert f"external network {public}" in refused.json()["forbidden"]["message"]
+    server = netenv.boot(networks=[{"uuid": private}])
+    attach = {"interfaceAttachment": {"net_id": public}}
+    path = f"/servers/{server['id']}/os-interface"
+    assert netenv.call("POST", path, json=attach).status_code == 403
+    owned = {"network_id": public, "device_owner": "compute:nova"}
+    assert net(netenv, "GET", "ports", "admin", params=owned)["ports"] == []
+    admins = netenv.boot("admin", networks=[{"uuid": public}])
+    assert list(admins["addresses"]) == ["ext"]
+
+
 def test_bad_network_requests(netenv: Env, private: str) -> None:
     theirs = network(netenv, "theirs", "10.3.0.0/24", user="other")
     bare = net(netenv, "POST", "networks", json={"network": {"name": "bare"}})["network"]["id"]
