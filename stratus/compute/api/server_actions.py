@@ -413,6 +413,7 @@ def create_image(
             "min_disk": instance.flavor["root_gb"],
             "min_ram": instance.image_properties.get("min_ram", 0),
             "image_type": "snapshot",
+            "visibility": "private",  # the owner's, as Nova makes snapshots
             "instance_uuid": instance.uuid,
             "base_image_ref": instance.image_ref,
             "owner_user_name": ctx.user_name,

@@ -179,6 +179,7 @@ def test_create_image(env: Env) -> None:
     assert image["owner"] == env.users["demo"].project_id and image["image_type"] == "snapshot"
     # A snapshot is the driver's qcow2, whatever the format of the image it started from.
     assert (image["disk_format"], image["container_format"]) == ("qcow2", "bare")
+    assert image["visibility"] == "private"
     _act(env, server_id, {"createImage": {}}, 400)
 
 
