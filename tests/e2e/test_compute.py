@@ -209,7 +209,7 @@ def test_bad_requests_are_refused_before_anything_is_held(cloud: Cloud) -> None:
 
     # A disk no host has (within the quota): ERROR with "No valid host was found".
     cloud.openstack(
-        "flavor", "create", "--ram", "64", "--disk", "100000", "--vcpus", "1", "--public", name
+        "flavor", "create", "--ram", "128", "--disk", "100000", "--vcpus", "1", "--public", name
     )
     try:
         result = cloud.openstack(
