@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 _LOCKS: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
@@ -53,20 +54,17 @@ class Connection(sqlite3.Connection):
             self._give_back()
 
     def commit(self) -> None:
-        try:
-            super().commit()
-        finally:
-            self.settle()
+        self._ending(super().commit)
 
     def rollback(self) -> None:
-        try:
-            super().rollback()
-        finally:
-            self.settle()
+        self._ending(super().rollback)
 
     def __exit__(self, *exc: Any) -> Any:
+        return self._ending(super().__exit__, *exc)  # ends the transaction without commit()
+
+    def _ending(self, end: Callable[..., Any], *args: Any) -> Any:
         try:
-            return super().__exit__(*exc)  # commits or rolls back without commit()
+            return end(*args)
         finally:
             self.settle()
 
@@ -89,17 +87,15 @@ class Cursor(sqlite3.Cursor):
     """A cursor whose statements go through its connection's lock."""
 
     def execute(self, sql: str, parameters: Any = (), /) -> Cursor:
-        connection: Connection = self.connection  # type: ignore[assignment]
-        connection.take(sql)
-        try:
-            return super().execute(sql, parameters)
-        finally:
-            connection.settle()
+        return self._locked(super().execute, sql, parameters)
 
     def executemany(self, sql: str, seq: Any, /) -> Cursor:
+        return self._locked(super().executemany, sql, seq)
+
+    def _locked(self, run: Callable[[str, Any], Cursor], sql: str, arg: Any) -> Cursor:
         connection: Connection = self.connection  # type: ignore[assignment]
         connection.take(sql)
         try:
-            return super().executemany(sql, seq)
+            return run(sql, arg)
         finally:
             connection.settle()
