@@ -345,14 +345,7 @@ def test_image_lying_about_its_format(env: Env, lan: str) -> None:
     # Not retried elsewhere (no host would read it better): the fault says why.
     fault = server["fault"]
     assert fault["code"] == 500 and "cannot be read as qcow2" in fault["message"], fault
-    actions = env.ok("GET", f"/servers/{server_id}/os-instance-actions")["instanceActions"]
-    create = env.ok(
-        "GET",
-        f"/servers/{server_id}/os-instance-actions/{actions[0]['request_id']}",
-        "admin",
-        version="2.62",
-    )["instanceAction"]
-    builds = [e for e in create["events"] if e["event"] == "compute__do_build_and_run_instance"]
+    builds = env.build_events(server_id)
     assert len(builds) == 1 and "Image is not in qcow2 format" in builds[0]["traceback"]
     assert server_id not in driver.list_instances(driver.hostname)
     assert not driver.disks.instance_dir(server_id).exists()

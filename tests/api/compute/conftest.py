@@ -249,6 +249,15 @@ class Env:
     def show(self, server_id: str, user: str = "demo", version: str = "2.79") -> dict[str, Any]:
         return self.ok("GET", f"/servers/{server_id}", user, version=version)["server"]
 
+    def build_events(self, server_id: str) -> list[dict[str, Any]]:
+        """The events of the server's create action that record builds on hosts (as an
+        administrator sees them: with host and traceback)."""
+        actions = self.ok("GET", f"/servers/{server_id}/os-instance-actions")["instanceActions"]
+        create = next(a for a in actions if a["action"] == "create")
+        path = f"/servers/{server_id}/os-instance-actions/{create['request_id']}"
+        events = self.ok("GET", path, "admin", version="2.62")["instanceAction"]["events"]
+        return [e for e in events if e["event"] == "compute__do_build_and_run_instance"]
+
     def wait(self, server_id: str, status: str, user: str = "demo") -> dict[str, Any]:
         deadline = time.monotonic() + 10
         while True:

@@ -240,13 +240,7 @@ def test_build_failure_is_retried_then_errors(env: Env) -> None:
     assert failed["fault"]["message"].startswith("No valid host was found")  # both hosts tried
     actions = env.ok("GET", f"/servers/{failed['id']}/os-instance-actions")["instanceActions"]
     assert actions[0]["action"] == "create" and actions[0]["message"] == "Error"
-    create = env.ok(
-        "GET",
-        f"/servers/{failed['id']}/os-instance-actions/{actions[0]['request_id']}",
-        "admin",
-        version="2.62",
-    )["instanceAction"]
-    failures = [e for e in create["events"] if e["event"] == "compute__do_build_and_run_instance"]
+    failures = env.build_events(failed["id"])
     assert [e["result"] for e in failures] == ["Error", "Error"]
     assert {e["host"] for e in failures} == {"node-0", "node-1"}
     assert "simulated failure" in failures[0]["traceback"]
