@@ -18,8 +18,10 @@ from pathlib import Path
 from stratus.compute.clients.images import ImageClient
 from stratus.compute.disk_formats import QEMU_FORMATS
 from stratus.compute.virt.driver import UnusableImage, VirtError
+from stratus.compute.virt.libvirt.qcow2 import create_overlay
 
 GIB = 1024**3
+SECTOR = 512
 # The VMDK subformats whose data is all in the image's one file.
 SELF_CONTAINED_VMDK = frozenset({"monolithicSparse", "streamOptimized"})
 DISK = "disk"
@@ -78,9 +80,10 @@ class Disks:
         if disk.exists():
             return disk
         size = max(root_gb * GIB, self._base_size(base, backing))
-        qemu_img(
-            "create", "-q", "-f", "qcow2", "-F", backing, "-b", str(base), str(disk), str(size)
-        )
+        # Written whole under another name, then renamed: a disk that exists is complete.
+        partial = directory / (DISK + ".partial")
+        create_overlay(partial, base.absolute(), backing, -(-size // SECTOR) * SECTOR)
+        partial.replace(disk)
         return disk
 
     def grow(self, disk: Path, root_gb: int) -> None:
