@@ -104,11 +104,24 @@ def test_one_nic_for_hot_plugging(tmp_path: Path) -> None:
     assert not has_interface(domain, "fa:16:3e:00:00:02")
 
 
-def _host(domains: dict[str, str]) -> SimpleNamespace:
-    """A libvirt host stand-in holding domains (by uuid) with these XMLs."""
-    made = {u: SimpleNamespace(XMLDesc=lambda flags=0, x=xml: x) for u, xml in domains.items()}
+def _host(domains: dict[str, str], reads: list[str] | None = None) -> SimpleNamespace:
+    """A libvirt host stand-in holding domains (by uuid) with these XMLs; ``reads``
+    collects the uuid of each domain whose XML is read."""
+
+    def domain(uuid: str) -> SimpleNamespace | None:
+        if uuid not in domains:
+            return None
+
+        def xml(flags: int = 0) -> str:
+            if reads is not None:
+                reads.append(uuid)
+            return domains[uuid]
+
+        return SimpleNamespace(XMLDesc=xml, UUIDString=lambda: uuid)
+
     return SimpleNamespace(
-        domain=made.get, conn=SimpleNamespace(listAllDomains=lambda: list(made.values()))
+        domain=domain,
+        conn=SimpleNamespace(listAllDomains=lambda: [domain(uuid) for uuid in list(domains)]),
     )
 
 
@@ -132,3 +145,30 @@ def test_serial_ports_are_free_kept_and_run_out(tmp_path: Path) -> None:
     for bad in ("10000", "a:b", "20000:10000", "0:10"):
         with pytest.raises(ConfigError):
             SerialPorts(host, "127.0.0.1", bad)  # type: ignore[arg-type]
+
+
+def test_each_domains_serial_port_is_read_once(tmp_path: Path) -> None:
+    """Ports handed out are remembered with their domains, a domain's XML is read once, and
+    a port whose domain is gone is free again."""
+
+    def defined(port: int) -> str:
+        boot = Boot(tmp_path / "d", tmp_path / "c", serial=Listener("127.0.0.1", port))
+        return domain_xml(INSTANCE, boot, [], "qemu")
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        first = busy.getsockname()[1] + 1  # a range of 3 ports nothing listens on, we hope
+    domains: dict[str, str] = {"other": defined(first)}
+    reads: list[str] = []
+    ports = SerialPorts(_host(domains, reads), "127.0.0.1", f"{first}:{first + 2}")  # type: ignore[arg-type]
+    with ports.reserve("a") as listener:
+        domains["a"] = defined(listener.port)
+    with ports.reserve("b") as second:
+        domains["b"] = defined(second.port)
+    assert {listener.port, second.port} == {first + 1, first + 2}
+    assert reads.count("other") == 1 and "a" not in reads  # its port was remembered
+    with pytest.raises(VirtError, match="port_range"), ports.reserve("c"):
+        pass
+    del domains["other"]
+    with ports.reserve("c") as third:
+        assert third.port == first
+    assert reads.count("other") == 1

@@ -5,6 +5,8 @@ A domain keeps its port when it is defined again (hard reboot, resize). A new on
 port that no domain of this libvirt holds (any agent's, running or not) and that nothing
 else listens on, tried from a random point of the range so that agents sharing a libvirt
 rarely pick alike; this agent's own choices are serialized until the domain is defined.
+Each domain's XML is read once (a domain keeps its port): reading the XML of a domain that
+is starting waits for its start, which would hold every build on the host behind it.
 """
 
 from __future__ import annotations
@@ -40,13 +42,16 @@ class SerialPorts:
         self.address = address
         self.first, self.last = parse_range(port_range)
         self._lock = threading.Lock()
+        self._ports: dict[str, int | None] = {}  # each domain's port, by uuid, once read
 
     @contextmanager
     def reserve(self, uuid: str) -> Iterator[Listener]:
         """Where the server's serial port is to listen; hold the block until its domain
         is defined."""
         with self._lock:
-            yield self._kept(uuid) or self._free()
+            listener = self._kept(uuid) or self._free()
+            yield listener
+            self._ports[uuid] = listener.port
 
     def _kept(self, uuid: str) -> Listener | None:
         domain = self.host.domain(uuid)
@@ -69,15 +74,18 @@ class SerialPorts:
 
     def _taken(self) -> set[int]:
         """The ports the serial consoles of every domain of this libvirt listen on."""
-        taken = set()
+        ports: dict[str, int | None] = {}
         for domain in self.host.conn.listAllDomains():
-            try:
-                listener = serial_listener(domain.XMLDesc(0))
-            except libvirt.libvirtError:  # gone meanwhile
-                continue
-            if listener is not None:
-                taken.add(listener.port)
-        return taken
+            uuid = domain.UUIDString()
+            if uuid not in self._ports:
+                try:
+                    listener = serial_listener(domain.XMLDesc(0))
+                except libvirt.libvirtError:  # gone meanwhile
+                    continue
+                self._ports[uuid] = None if listener is None else listener.port
+            ports[uuid] = self._ports[uuid]
+        self._ports = ports  # the domains gone are forgotten
+        return {port for port in ports.values() if port is not None}
 
 
 def _bindable(address: str, port: int) -> bool:
