@@ -9,7 +9,9 @@ its serial console answers through the serial proxy's websocket, a port on a net
 (an L2 agent of this test wires it into the network's bridge) is hot plugged into the
 running guest and out again, the ACPI power button stops it, it starts, reboots (keeping
 a port attached while stopped), is snapshotted into the image service and deleted,
-leaving no domain, tap or files. A server of an image whose content lies about its
+leaving no domain, tap or files. A server with two ports finds both NICs at boot (hot
+plugged into its paused domain) at the PCI slots a hard reboot gives them again, and a
+q35 server gets its NIC at start. A server of an image whose content lies about its
 format ends ERROR, leaving nothing. Needs root, libvirt and QEMU.
 """
 
@@ -354,3 +356,63 @@ def test_image_lying_about_its_format(env: Env, lan: str) -> None:
     assert ports.json()["ports"] == []
     held = env.ok("GET", "/os-hypervisors/statistics", "admin")["hypervisor_statistics"]
     assert held["memory_mb_used"] == 0
+
+
+def pci_slots(driver: LibvirtDriver, server_id: str, flags: int = 0) -> dict[str, str]:
+    """The PCI slot of the domain's disk and of each NIC (by MAC address)."""
+    xml = ET.fromstring(driver.host.domain(server_id).XMLDesc(flags))
+    slots = {"disk": xml.find("devices/disk/address").get("slot")}
+    for nic in xml.iterfind("devices/interface"):
+        slots[nic.find("mac").get("address")] = nic.find("address").get("slot")
+    return slots
+
+
+def test_nics_are_in_place_before_the_guest_first_runs(env: Env, guest: str, lan: str) -> None:
+    """The domain starts (paused) while the ports are made, and its NICs are hot plugged
+    before the guest runs: the guest finds both at boot, at the PCI slots a domain defined
+    with them would have -- as it is again after a hard reboot. A q35 machine, whose root
+    bus takes no hot plugged NIC, gets its NIC at start."""
+    driver: LibvirtDriver = env.driver
+    created = env.boot(wait=None, imageRef=guest, networks=[{"uuid": lan}, {"uuid": lan}])
+    server_id = created["id"]
+    wait(env, server_id, "ACTIVE")
+    wait_console(env, server_id, "stratus-guest ready")
+    ports = env.call("GET", f"/servers/{server_id}/os-interface").json()["interfaceAttachments"]
+    macs = [p["mac_addr"] for p in ports]
+    assert len(macs) == 2
+    shown = console(env, server_id)
+    for mac in macs:
+        assert f"mac {mac}" in shown
+    slots = pci_slots(driver, server_id)
+    assert slots["disk"] == "0x02" and sorted(slots[mac] for mac in macs) == ["0x03", "0x04"]
+    assert pci_slots(driver, server_id, INACTIVE) == slots
+    # eth0, the first NIC the guest enumerates, is at slot 3
+    first = next(mac for mac in macs if slots[mac] == "0x03")
+    assert f"eth0: no DHCP lease yet (udhcpc keeps trying) mac {first}" in shown
+    assert env.action(server_id, {"reboot": {"type": "HARD"}}).status_code == 202
+    wait(env, server_id, "ACTIVE")
+    assert pci_slots(driver, server_id) == slots
+
+    headers = {"X-Auth-Token": env.users["admin"].token}
+    shown_image = env.cloud.image.get(f"/v2/images/{guest}", headers=headers).json()
+    q35 = env.cloud.create_image(
+        "admin",
+        data=(driver.disks.base / guest).read_bytes(),
+        name="q35",
+        visibility="public",
+        kernel_id=shown_image["kernel_id"],
+        ramdisk_id=shown_image["ramdisk_id"],
+        hw_machine_type="q35",
+    )
+    other = env.boot(wait=None, imageRef=q35, networks=[{"uuid": lan}])["id"]
+    wait(env, other, "ACTIVE")
+    wait_console(env, other, "stratus-guest ready")
+    port = env.call("GET", f"/servers/{other}/os-interface").json()["interfaceAttachments"][0]
+    assert f"eth0: no DHCP lease yet (udhcpc keeps trying) mac {port['mac_addr']}" in console(
+        env, other
+    )
+    domain = ET.fromstring(driver.host.domain(other).XMLDesc(0))
+    assert domain.find("os/type").get("machine").startswith("pc-q35")
+    for server in (server_id, other):
+        assert env.call("DELETE", f"/servers/{server}").status_code == 204
+        env.wait_gone(server)

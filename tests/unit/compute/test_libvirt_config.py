@@ -18,7 +18,9 @@ from stratus.compute.virt.libvirt.config import (  # noqa: E402
     Listener,
     domain_xml,
     has_interface,
+    hot_plugs_on_root_bus,
     interface_xml,
+    nic_slot,
     serial_listener,
 )
 from stratus.compute.virt.libvirt.host import kvm_works  # noqa: E402
@@ -102,6 +104,46 @@ def test_one_nic_for_hot_plugging(tmp_path: Path) -> None:
     domain = domain_xml(INSTANCE, Boot(tmp_path / "d", tmp_path / "c"), [VIF], "qemu")
     assert has_interface(domain, VIF["mac_address"].upper())
     assert not has_interface(domain, "fa:16:3e:00:00:02")
+
+
+def _slot(device: ET.Element) -> str | None:
+    address = device.find("address")
+    return None if address is None else address.get("slot")
+
+
+def test_the_i440fx_machine_has_its_disk_and_nics_at_fixed_slots(tmp_path: Path) -> None:
+    """Disk at slot 2, NICs after it in order: the same whether the NICs are in the domain
+    at start or hot plugged (at the slot nic_slot gives) before the guest first runs."""
+    second = {**VIF, "mac_address": "fa:16:3e:00:00:02", "devname": "tapp2"}
+    boot = Boot(tmp_path / "d", tmp_path / "c")
+    for machine in ("pc", "pc-i440fx-7.2"):
+        instance = {**INSTANCE, "image_properties": {"hw_machine_type": machine}}
+        assert hot_plugs_on_root_bus(instance)
+        domain = parse(domain_xml(instance, boot, [VIF, second], "qemu"))
+        assert domain.find("os/type").get("machine") == machine
+        assert _slot(domain.find("devices/disk")) == "0x02"
+        assert [_slot(nic) for nic in domain.iterfind("devices/interface")] == ["0x03", "0x04"]
+        plugged = parse(interface_xml(second, "virtio", nic_slot(instance, 1)))
+        assert plugged.find("address").attrib == {
+            "type": "pci",
+            "domain": "0x0000",
+            "bus": "0x00",
+            "slot": "0x04",
+            "function": "0x0",
+        }
+        assert nic_slot(instance, 28) == 31 and nic_slot(instance, 29) is None  # root bus full
+    scsi = {**INSTANCE, "image_properties": {"hw_disk_bus": "scsi"}}
+    assert _slot(parse(domain_xml(scsi, boot, [], "qemu")).find("devices/disk")) is None
+
+
+def test_q35_leaves_the_slots_to_libvirt(tmp_path: Path) -> None:
+    for machine in ("q35", "pc-q35-7.2"):
+        instance = {**INSTANCE, "image_properties": {"hw_machine_type": machine}}
+        assert not hot_plugs_on_root_bus(instance) and nic_slot(instance, 0) is None
+        domain = parse(domain_xml(instance, Boot(tmp_path / "d", tmp_path / "c"), [VIF], "qemu"))
+        assert _slot(domain.find("devices/disk")) is None
+        assert _slot(domain.find("devices/interface")) is None
+    assert parse(interface_xml(VIF, "virtio")).find("address") is None
 
 
 def _host(domains: dict[str, str], reads: list[str] | None = None) -> SimpleNamespace:

@@ -6,6 +6,11 @@ Image properties read (with Nova's names): ``hw_disk_bus`` (virtio), ``hw_vif_mo
 The serial port listens on a host TCP port (what the serial console proxy connects to)
 and is logged to a file as well (what ``os-getConsoleOutput`` shows); the NICs are the
 taps the network service's plugging made (``type='ethernet'``, not managed by libvirt).
+
+On the i440fx machine (``pc``) the virtio disk and the NICs sit at fixed slots of the PCI
+root bus (:func:`pci_slot`), so that a guest finds its devices in the same places whether
+its NICs were in the domain at start or hot plugged into it before it first ran (as the
+driver does at build time), and after a hard reboot defines the domain anew.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from stratus.compute.records import instance_name
 
 DEFAULT_COMMAND_LINE = "root=/dev/vda console=tty0 console=ttyS0"
 DISK_TARGETS = {"virtio": "vda", "scsi": "sda", "sata": "sda", "ide": "hda"}
+DISK_SLOT = 2  # slot 1 is the PIIX3 (ISA bridge, IDE, USB)
+LAST_SLOT = 31
 
 
 @dataclass(frozen=True)
@@ -69,8 +76,7 @@ def domain_xml(
     ET.SubElement(metadata, f"{{{OWNER_NS}}}owner", {"host": instance["host"]})
     os_element = _sub(domain, "os")
     arch = str(props.get("hw_architecture") or props.get("architecture") or "x86_64")
-    machine = str(props.get("hw_machine_type") or "pc")
-    _sub(os_element, "type", "hvm", arch=arch, machine=machine)
+    _sub(os_element, "type", "hvm", arch=arch, machine=machine_type(instance))
     if boot.kernel is not None:
         _sub(os_element, "kernel", str(boot.kernel))
         if boot.ramdisk is not None:
@@ -92,31 +98,70 @@ def domain_xml(
     _sub(disk, "driver", name="qemu", type="qcow2", cache="none")
     _sub(disk, "source", file=str(boot.disk))
     _sub(disk, "target", dev=DISK_TARGETS.get(bus, "vda"), bus=bus)
-    for vif in network_info:
-        devices.append(_interface(vif, vif_model(instance)))
+    if bus == "virtio":
+        _pci_address(disk, pci_slot(instance, DISK_SLOT))
+    for index, vif in enumerate(network_info):
+        devices.append(_interface(vif, vif_model(instance), nic_slot(instance, index)))
     _serial(devices, boot)
     _sub(devices, "memballoon", model="none")
     ET.indent(domain)
     return ET.tostring(domain, encoding="unicode")
 
 
+def machine_type(instance: dict[str, Any]) -> str:
+    return str((instance.get("image_properties") or {}).get("hw_machine_type") or "pc")
+
+
+def hot_plugs_on_root_bus(instance: dict[str, Any]) -> bool:
+    """Whether the domain's machine takes NICs hot plugged into its PCI root bus (i440fx;
+    q35's PCIe root complex does not)."""
+    machine = machine_type(instance)
+    return machine == "pc" or machine.startswith("pc-i440fx")
+
+
+def pci_slot(instance: dict[str, Any], slot: int) -> int | None:
+    """``slot`` of the root bus where the machine has fixed slots, else None (libvirt
+    chooses)."""
+    return slot if hot_plugs_on_root_bus(instance) and slot <= LAST_SLOT else None
+
+
+def nic_slot(instance: dict[str, Any], index: int) -> int | None:
+    """Where the server's NIC number ``index`` (of its network info) sits: after the disk."""
+    return pci_slot(instance, DISK_SLOT + 1 + index)
+
+
 def vif_model(instance: dict[str, Any]) -> str:
     return str((instance.get("image_properties") or {}).get("hw_vif_model") or "virtio")
 
 
-def _interface(vif: dict[str, Any], model: str) -> ET.Element:
+def _pci_address(device: ET.Element, slot: int | None) -> None:
+    if slot is not None:
+        _sub(
+            device,
+            "address",
+            type="pci",
+            domain="0x0000",
+            bus="0x00",
+            slot=f"{slot:#04x}",
+            function="0x0",
+        )
+
+
+def _interface(vif: dict[str, Any], model: str, slot: int | None) -> ET.Element:
     interface = ET.Element("interface", type="ethernet")
     _sub(interface, "mac", address=vif["mac_address"])
     _sub(interface, "target", dev=vif["devname"], managed="no")
     _sub(interface, "model", type=model)
     if vif.get("mtu"):
         _sub(interface, "mtu", size=str(vif["mtu"]))
+    _pci_address(interface, slot)
     return interface
 
 
-def interface_xml(vif: dict[str, Any], model: str) -> str:
-    """One NIC, as hot plugging attaches and detaches it."""
-    return ET.tostring(_interface(vif, model), encoding="unicode")
+def interface_xml(vif: dict[str, Any], model: str, slot: int | None = None) -> str:
+    """One NIC, as hot plugging attaches and detaches it (at ``slot`` of the root bus,
+    when given; else where libvirt finds room)."""
+    return ET.tostring(_interface(vif, model, slot), encoding="unicode")
 
 
 def _serial(devices: ET.Element, boot: Boot) -> None:

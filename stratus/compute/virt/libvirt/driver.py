@@ -1,7 +1,8 @@
 """The libvirt driver: one QEMU domain per server (KVM where it works, TCG elsewhere),
 booting a qcow2 overlay on the host's cached image, or the image's kernel and ramdisk
 directly; its NICs are taps plugged into their networks by the network service's
-plugging, and are hot plugged into a running guest as well; its serial port listens on a
+plugging (hot plugged into the paused domain at build time, so that QEMU starts while
+the ports are made, and into a running guest as well); its serial port listens on a
 host TCP port (for the serial console proxy) and is logged to a file.
 
 Domains are persistent and named ``instance-<uuid>``, so that an agent that restarts
@@ -15,7 +16,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +35,16 @@ from stratus.compute.virt.libvirt import hotplug
 from stratus.compute.virt.libvirt.config import (
     Boot,
     domain_xml,
+    hot_plugs_on_root_bus,
     interface_xml,
+    nic_slot,
     serial_listener,
     vif_model,
 )
 from stratus.compute.virt.libvirt.disks import CONSOLE, DISK, Disks, qemu_img
 from stratus.compute.virt.libvirt.host import Host, power_state
 from stratus.compute.virt.libvirt.serial import SerialPorts
-from stratus.network.plugging import Plugged, Plugging, Tap
+from stratus.network.plugging import Plugging, Tap
 from stratus.runtime.config import Config
 
 LOG = logging.getLogger(__name__)
@@ -49,6 +52,7 @@ LOG = logging.getLogger(__name__)
 CONSOLE_TAIL_BYTES = 100 * 1024
 POLL = 0.2
 PLUG_WAIT = 30.0  # seconds for this host's L2 agent to wire a server's taps
+STARTS_AT_ONCE = 8  # domains starting in the background (libvirt serializes what it must)
 UNDEFINE_FLAGS = (
     libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
     | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
@@ -63,6 +67,9 @@ class LibvirtDriver(VirtDriver):
         self.host = Host(conf.libvirt.connection_uri, conf.libvirt.virt_type)
         self.disks = Disks(Path(conf.compute.instances_path), images)
         self.plugging = plugging
+        # domains prepare started, by server uuid, until spawn or destroy takes them
+        self._starting: dict[str, Future[libvirt.virDomain]] = {}
+        self._starts = ThreadPoolExecutor(STARTS_AT_ONCE, thread_name_prefix="domain-start")
         self.shutdown_timeout: int = conf.compute.shutdown_timeout
         serial = conf.serial_console
         self.serial_ports = SerialPorts(self.host, serial.proxyclient_address, serial.port_range)
@@ -91,27 +98,42 @@ class LibvirtDriver(VirtDriver):
         network_info: NetworkInfo,
         ports: dict[str, dict[str, Any]] | None = None,
     ) -> None:
-        disk = self._disk(instance)
         # Nova's pattern: the domain starts paused while its taps are bound, put in their
         # bridges and wired by this host's L2 agent, and runs only once their security
-        # groups are in force, so that no packet of the guest's leaves before them. QEMU
-        # opens the taps at start: only they are made first.
-        for vif in network_info:
-            self.plugging.make(Tap(vif["devname"]), vif["mac_address"], vif.get("mtu") or None)
-        domain = self._define(instance, disk, network_info)
-        with ThreadPoolExecutor(1, thread_name_prefix="spawn-" + instance["uuid"][:8]) as pool:
-            started = pool.submit(self._start_paused, instance, domain)
-            plugged = self._attach(instance, network_info, ports)
-            self.plugging.wait_wired(plugged, PLUG_WAIT)
-            started.result()
+        # groups are in force, so that no packet of the guest's leaves before them.
+        starting = self._starting.pop(instance["uuid"], None)
+        if starting is None:  # not prepared (a rebuild), or NICs only at start (q35)
+            disk = self._disk(instance)
+            for vif in network_info:  # QEMU opens the taps at start: only they are made first
+                self.plugging.make(Tap(vif["devname"]), vif["mac_address"], vif.get("mtu") or None)
+            domain = self._define(instance, disk, network_info)
+            starting = self._starts.submit(self._start_paused, instance, domain)
+            late: NetworkInfo = []
+        else:  # started by prepare without NICs: they go in before the guest first runs
+            late = network_info
         try:
+            self._plug(instance, network_info, ports)
+        finally:
+            wait([starting])
+        domain = starting.result()
+        model = vif_model(instance)
+        try:
+            for index, vif in enumerate(late):
+                hotplug.attach(domain, interface_xml(vif, model, nic_slot(instance, index)))
             domain.resume()
         except libvirt.libvirtError as exc:
             raise VirtError(f"cannot run the domain of {instance['uuid']}: {exc}") from exc
 
     def prepare(self, instance: Instance) -> None:
-        """The disk made and the kernel and ramdisk cached (the ports are being made)."""
-        self._boot(instance, self._disk(instance))
+        """The disk made and the kernel and ramdisk cached (the ports are being made);
+        where NICs can be hot plugged before the guest first runs, its domain is defined
+        without them and starts paused meanwhile (QEMU's start is most of a boot)."""
+        disk = self._disk(instance)
+        if not hot_plugs_on_root_bus(instance):
+            self._boot(instance, disk)
+            return
+        domain = self._define(instance, disk, [])
+        self._starting[instance["uuid"]] = self._starts.submit(self._start_paused, instance, domain)
 
     def _disk(self, instance: Instance) -> Path:
         """The server's disk, made if missing."""
@@ -124,11 +146,12 @@ class LibvirtDriver(VirtDriver):
         )
 
     @staticmethod
-    def _start_paused(instance: Instance, domain: libvirt.virDomain) -> None:
+    def _start_paused(instance: Instance, domain: libvirt.virDomain) -> libvirt.virDomain:
         try:
             domain.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED)
         except libvirt.libvirtError as exc:
             raise VirtError(f"cannot start the domain of {instance['uuid']}: {exc}") from exc
+        return domain
 
     def _boot(self, instance: Instance, disk: Path) -> Boot:
         kernel = ramdisk = None
@@ -151,21 +174,17 @@ class LibvirtDriver(VirtDriver):
             except libvirt.libvirtError as exc:
                 raise VirtError(f"libvirt refused the domain of {instance['uuid']}: {exc}") from exc
 
-    def _plug(self, instance: Instance, network_info: NetworkInfo) -> None:
-        """The taps made, bound and in their bridges, and wired by the L2 agent (one pass
-        for them all)."""
-        self.plugging.wait_wired(self._attach(instance, network_info), PLUG_WAIT)
-
-    def _attach(
+    def _plug(
         self,
         instance: Instance,
         network_info: NetworkInfo,
         ports: dict[str, dict[str, Any]] | None = None,
-    ) -> list[Plugged]:
-        """The taps made, bound and in their bridges; not yet wired by the L2 agent."""
+    ) -> None:
+        """The taps made, bound and in their bridges, and wired by the L2 agent (one pass
+        for them all)."""
         ports = ports or {}
         owner = "compute:" + (instance.get("availability_zone") or "nova")
-        return [
+        plugged = [
             self.plugging.attach(
                 vif["port_id"],
                 Tap(vif["devname"]),
@@ -176,12 +195,16 @@ class LibvirtDriver(VirtDriver):
             )
             for vif in network_info
         ]
+        self.plugging.wait_wired(plugged, PLUG_WAIT)
 
     def _unplug(self, network_info: NetworkInfo) -> None:
         for vif in network_info:
             self.plugging.unplug(vif["port_id"], Tap(vif["devname"]), unbind=False)
 
     def destroy(self, instance: Instance) -> None:
+        starting = self._starting.pop(instance["uuid"], None)
+        if starting is not None:  # prepared, never spawned (its ports could not be made)
+            wait([starting])
         domain = self.host.domain(instance["uuid"])
         if domain is not None:
             if domain.isActive():
