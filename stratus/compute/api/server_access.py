@@ -6,8 +6,9 @@ from __future__ import annotations
 import uuid as uuid_module
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import Request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from stratus.compute import records, states
 from stratus.compute.api.common import Backend, backend, request_id
@@ -27,8 +28,16 @@ def find_server(
         uuid_module.UUID(server_id)
     except ValueError:
         instance = None
-    else:
-        instance = session.get(Instance, server_id)
+    else:  # with its metadata and tags in the same statement (not one more each)
+        instance = (
+            session.scalars(
+                sa.select(Instance)
+                .where(Instance.uuid == server_id)
+                .options(joinedload(Instance.metadata_items), joinedload(Instance.tags))
+            )
+            .unique()
+            .one_or_none()
+        )
     if (
         instance is None
         or (instance.deleted and not deleted)
