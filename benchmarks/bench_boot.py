@@ -18,9 +18,11 @@ served by dnsmasq in a namespace (:class:`common.HandNetwork`: the port's firewa
 and host entry). That host preparation is timed apart; the clock runs from ``defineXML``
 to ``create()`` returning (running) and on to the lease, polled the same way.
 
-The two alternate, so that both see the same load on the host. Everything made is removed
-at the end, also when interrupted (SIGTERM included): servers, domains, disks, taps, the
-bridge, namespaces, dnsmasq and firewall rules.
+The two alternate, so that both see the same load on the host; besides the ratios of
+the medians, the table gives the median of each run's own ratio (its API boot over the
+raw boot right after it), which a load that comes and goes between runs disturbs less.
+Everything made is removed at the end, also when interrupted (SIGTERM included):
+servers, domains, disks, taps, the bridge, namespaces, dnsmasq and firewall rules.
 
 usage: python benchmarks/bench_boot.py [--runs N]
 """
@@ -316,6 +318,8 @@ def main() -> None:
             ["raw: define -> DHCP lease", *raw_lease],
             ["ratio API / raw, to ACTIVE (running)", *ratios(api_active, raw_active)],
             ["ratio API / raw, to the lease", *ratios(api_lease, raw_lease)],
+            ["ratio of each run's pair, to ACTIVE", *paired(api_runs, raw_runs, "active")],
+            ["ratio of each run's pair, to the lease", *paired(api_runs, raw_runs, "lease")],
         ],
     )
     print(
@@ -326,6 +330,13 @@ def main() -> None:
 
 def ratios(api: list[float], raw: list[float]) -> list[float]:
     return [a / r for a, r in zip(api, raw, strict=True)]
+
+
+def paired(api: list[Timing], raw: list[Timing], field: str) -> list[float]:
+    """Median, min and max of the ratios of each run's two boots, which ran one after the
+    other: a load on the host that comes and goes weighs on both sides of a ratio."""
+    each = [getattr(a, field) / getattr(r, field) for a, r in zip(api, raw, strict=True)]
+    return [statistics.median(each), min(each), max(each)]
 
 
 if __name__ == "__main__":
