@@ -270,9 +270,14 @@ def warn_about_other_domains() -> None:
         print(f"warning: other domains run on this host (timings share the CPUs): {running}")
 
 
+def summary(values: list[float]) -> list[float]:
+    """Median, min and max."""
+    return [statistics.median(values), min(values), max(values)]
+
+
 def stats(values: list[float]) -> list[float]:
     """Median, min and max, in milliseconds."""
-    return [statistics.median(values) * 1000, min(values) * 1000, max(values) * 1000]
+    return [value * 1000 for value in summary(values)]
 
 
 def main() -> None:
@@ -335,8 +340,7 @@ def ratios(api: list[float], raw: list[float]) -> list[float]:
 def paired(api: list[Timing], raw: list[Timing], field: str) -> list[float]:
     """Median, min and max of the ratios of each run's two boots, which ran one after the
     other: a load on the host that comes and goes weighs on both sides of a ratio."""
-    each = [getattr(a, field) / getattr(r, field) for a, r in zip(api, raw, strict=True)]
-    return [statistics.median(each), min(each), max(each)]
+    return summary([getattr(a, field) / getattr(r, field) for a, r in zip(api, raw, strict=True)])
 
 
 if __name__ == "__main__":
