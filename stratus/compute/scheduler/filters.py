@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from stratus.compute.scheduler.hosts import HostState
@@ -48,8 +49,9 @@ def availability_zone_filter(spec: RequestSpec) -> HostCheck | None:
 
 
 class Minimum:
-    """The check that one of the host's free resources is at least ``wanted``. The
-    scheduler runs a request's minimums and ServiceUp in one pass over the hosts."""
+    """The check that one of the host's free resources (``free_ram_mb``, ``free_disk_gb``
+    or ``free_vcpus``) is at least ``wanted``. The scheduler runs a request's minimums
+    and ServiceUp as one set of Floors."""
 
     __slots__ = ("attribute", "wanted")
 
@@ -83,31 +85,59 @@ def fusable(check: HostCheck) -> TypeGuard[Fused]:
 
 def passing(hosts: list[HostState], checks: list[Fused]) -> list[HostState]:
     """The hosts that pass all the checks, in one pass without a call per host."""
-    up = False
-    floor = dict.fromkeys(("free_ram_mb", "free_disk_gb", "free_vcpus"), -math.inf)
-    for check in checks:
-        if isinstance(check, ServiceUp):
-            up = True
-        elif check.attribute in floor:
-            floor[check.attribute] = max(floor[check.attribute], check.wanted)
-        else:  # not one of the three: one by one
-            return [host for host in hosts if all(check(host) for check in checks)]
-    ram, disk, vcpus = floor["free_ram_mb"], floor["free_disk_gb"], floor["free_vcpus"]
-    if up:
+    return Floors.of(checks).select(hosts)
+
+
+@dataclass(frozen=True, slots=True)
+class Floors:
+    """What a set of fusable checks asks of a host: at least so much free RAM, disk and
+    vCPUs, and (``up``) an enabled compute service that is up."""
+
+    ram: float = -math.inf
+    disk: float = -math.inf
+    vcpus: float = -math.inf
+    up: bool = False
+
+    @classmethod
+    def of(cls, checks: list[Fused]) -> Floors:
+        up = False
+        floor = dict.fromkeys(_FLOOR_ATTRIBUTES, -math.inf)
+        for check in checks:
+            if isinstance(check, ServiceUp):
+                up = True
+            else:
+                floor[check.attribute] = max(floor[check.attribute], check.wanted)
+        return cls(floor["free_ram_mb"], floor["free_disk_gb"], floor["free_vcpus"], up)
+
+    def admit(self, host: HostState) -> bool:
+        return (
+            (not self.up or (host.service_up and not host.service_disabled))
+            and host.free_ram_mb >= self.ram
+            and host.free_disk_gb >= self.disk
+            and host.free_vcpus >= self.vcpus
+        )
+
+    def select(self, hosts: list[HostState]) -> list[HostState]:
+        """The hosts admitted, in their order (one comprehension: no call per host)."""
+        ram, disk, vcpus = self.ram, self.disk, self.vcpus
+        if self.up:
+            return [
+                host
+                for host in hosts
+                if host.service_up
+                and not host.service_disabled
+                and host.free_ram_mb >= ram
+                and host.free_disk_gb >= disk
+                and host.free_vcpus >= vcpus
+            ]
         return [
             host
             for host in hosts
-            if host.service_up
-            and not host.service_disabled
-            and host.free_ram_mb >= ram
-            and host.free_disk_gb >= disk
-            and host.free_vcpus >= vcpus
+            if host.free_ram_mb >= ram and host.free_disk_gb >= disk and host.free_vcpus >= vcpus
         ]
-    return [
-        host
-        for host in hosts
-        if host.free_ram_mb >= ram and host.free_disk_gb >= disk and host.free_vcpus >= vcpus
-    ]
+
+
+_FLOOR_ATTRIBUTES = ("free_ram_mb", "free_disk_gb", "free_vcpus")
 
 
 def _scoped(extra_specs: dict[str, str], scope: str) -> list[tuple[str, str]]:

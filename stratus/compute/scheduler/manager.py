@@ -11,6 +11,7 @@ from typing import Any
 from stratus.compute import options  # noqa: F401 - declares the options read here
 from stratus.compute.scheduler import claims, filters, weighers
 from stratus.compute.scheduler.hosts import HostCache, HostState
+from stratus.compute.scheduler.pools import Pools
 from stratus.compute.scheduler.request import RequestSpec
 from stratus.runtime.config import Config
 from stratus.runtime.db import Database
@@ -34,6 +35,7 @@ class Scheduler:
         self.hosts = HostCache(
             db, conf.compute.default_availability_zone, conf.compute.service_down_time, cache_ttl
         )
+        self.pools = Pools(self.hosts)
 
     def select_destinations(self, spec: dict[str, Any]) -> list[dict[str, Any]]:
         """A claimed host for each of ``spec["consumers"]``, all or none: raises
@@ -54,8 +56,7 @@ class Scheduler:
         for attempt in range(2):  # the second time on freshly loaded hosts
             if attempt:
                 self.hosts.invalidate()
-            candidates = self._candidates(request)
-            totals = weighers.weights(candidates, request, self.weighers)
+            candidates, totals = self._ranking(request)
             # The best few are enough until claims fail on them; then all, in order.
             ranked = [candidates[i] for i in weighers.best(totals, subset)]
             complete = len(ranked) == len(candidates)
@@ -63,7 +64,7 @@ class Scheduler:
             while ranked:
                 host = random.choice(ranked[:subset])
                 if claims.claim(self.db, host.node_id, consumer, request.resources):
-                    host.consume(request.resources)
+                    self.pools.consume(host, request.resources)
                     if request.group is not None:
                         request.group.hosts.append(host.host)
                     return {
@@ -85,18 +86,34 @@ class Scheduler:
                 break  # nothing passed the filters: reloading would not help
         raise NoValidHost(NO_VALID_HOST + "There are not enough hosts available.")
 
-    def _candidates(self, request: RequestSpec) -> list[HostState]:
-        hosts = self.hosts.get()
+    def _ranking(self, request: RequestSpec) -> tuple[list[HostState], list[float]]:
+        """The hosts that pass the filters, and each one's total weight."""
         if request.force_host:
             # A host named by an administrator is taken as is, as long as it has room.
-            return [
+            forced = [
                 h
-                for h in hosts
+                for h in self.hosts.get()
                 if h.host == request.force_host
                 and (request.force_node is None or h.node == request.force_node)
             ]
+            return forced, weighers.weights(forced, request, self.weighers)
         checks = [(name, make_check(request)) for name, make_check in self.filters]
         checks = [(name, check) for name, check in checks if check is not None]
+        rated_by = [w for w in self.weighers if w.multiplier and w.applies(request)]
+        if all(filters.fusable(c) for _, c in checks) and all(w.attribute for w in rated_by):
+            # Only room asked for, weighed by free resources only: a kept ranking serves.
+            floors = filters.Floors.of([c for _, c in checks if filters.fusable(c)])
+            hosts, totals = self.pools.ranking(floors, rated_by)
+            if hosts:
+                return hosts, totals
+            # None: filtered one by one below, which logs the filter that left none.
+        candidates = self._candidates(request, checks)
+        return candidates, weighers.weights(candidates, request, self.weighers)
+
+    def _candidates(
+        self, request: RequestSpec, checks: list[tuple[str, filters.HostCheck]]
+    ) -> list[HostState]:
+        hosts = self.hosts.get()
         fused = [(name, check) for name, check in checks if filters.fusable(check)]
         for name, check in checks:
             before = len(hosts)

@@ -60,6 +60,11 @@ class Weigher:
     rate: Rating
     applies: Callable[[RequestSpec], bool]
 
+    @property
+    def attribute(self) -> str | None:
+        """The host attribute that is the rating, for the resource weighers."""
+        return _ATTRIBUTES.get(self.name)
+
 
 def configured(conf: Config) -> list[Weigher]:
     names = conf.filter_scheduler.weight_classes
@@ -86,26 +91,44 @@ def weigh(
 def weights(
     hosts: Sequence[HostState], spec: RequestSpec, weighers: Sequence[Weigher]
 ) -> list[float]:
-    """Each host's total weight, in the order of ``hosts``: each weigher's ratings scaled
-    to 0..1 (min and max in one pass), times its multiplier, added in the weighers' order."""
-    terms: list[tuple[float, float, float]] = []  # multiplier, low, span
+    """Each host's total weight, in the order of ``hosts``."""
+    scales: list[Scale] = []
     columns: list[list[float]] = []
     for weigher in weighers:
         if not weigher.multiplier or not weigher.applies(spec):
             continue
-        attribute = _ATTRIBUTES.get(weigher.name)
-        if attribute is not None:  # a plain attribute: read without a call per host
-            ratings = list(map(attrgetter(attribute), hosts))
-        else:
-            ratings = [weigher.rate(host, spec) for host in hosts]
-        low, high = min(ratings, default=0.0), max(ratings, default=0.0)
-        if high != low:
-            terms.append((weigher.multiplier, low, high - low))
+        ratings = ratings_of(hosts, weigher, spec)
+        scaled = scale(weigher.multiplier, min(ratings, default=0.0), max(ratings, default=0.0))
+        if scaled is not None:
+            scales.append(scaled)
             columns.append(ratings)
-    if not terms:
-        return [0.0] * len(hosts)
-    if len(terms) == 3:  # the default (RAM, CPU, disk): one pass over the hosts
-        (m1, l1, s1), (m2, l2, s2), (m3, l3, s3) = terms
+    return combine(len(hosts), scales, columns)
+
+
+def ratings_of(hosts: Sequence[HostState], weigher: Weigher, spec: RequestSpec) -> list[float]:
+    attribute = weigher.attribute
+    if attribute is not None:  # a plain attribute: read without a call per host
+        return list(map(attrgetter(attribute), hosts))
+    return [weigher.rate(host, spec) for host in hosts]
+
+
+# A weigher's multiplier, and the lowest rating and the span of the ratings it scales.
+Scale = tuple[float, float, float]
+
+
+def scale(multiplier: float, low: float, high: float) -> Scale | None:
+    """How ratings from ``low`` to ``high`` count: scaled to 0..1, times the multiplier;
+    None when all are equal (the weigher cannot tell the hosts apart)."""
+    return (multiplier, low, high - low) if high != low else None
+
+
+def combine(count: int, scales: Sequence[Scale], columns: Sequence[list[float]]) -> list[float]:
+    """Each host's total weight: each column of ratings scaled by its scale, added in the
+    weighers' order (``total_at`` gives the same sum for one host)."""
+    if not scales:
+        return [0.0] * count
+    if len(scales) == 3:  # the default (RAM, CPU, disk): one pass over the hosts
+        (m1, l1, s1), (m2, l2, s2), (m3, l3, s3) = scales
         if m1 == m2 == m3 == 1.0:  # the default multipliers: the same sums, fewer steps
             return [
                 (r1 - l1) / s1 + (r2 - l2) / s2 + (r3 - l3) / s3
@@ -115,8 +138,8 @@ def weights(
             0.0 + m1 * (r1 - l1) / s1 + m2 * (r2 - l2) / s2 + m3 * (r3 - l3) / s3
             for r1, r2, r3 in zip(*columns, strict=True)
         ]
-    totals = [0.0] * len(hosts)
-    for (multiplier, low, span), ratings in zip(terms, columns, strict=True):
+    totals = [0.0] * count
+    for (multiplier, low, span), ratings in zip(scales, columns, strict=True):
         totals = [
             total + multiplier * (rating - low) / span
             for total, rating in zip(totals, ratings, strict=True)
@@ -124,11 +147,21 @@ def weights(
     return totals
 
 
+def total_at(index: int, scales: Sequence[Scale], columns: Sequence[list[float]]) -> float:
+    """One host's total weight, the sum ``combine`` makes for it."""
+    total = 0.0
+    for (multiplier, low, span), ratings in zip(scales, columns, strict=True):
+        total += multiplier * (ratings[index] - low) / span
+    return total
+
+
 def best(totals: Sequence[float], count: int) -> list[int]:
     """The indexes of the ``count`` highest totals, best first; ties keep the hosts' order
     (as a stable sort of all of them would), without sorting all when few are wanted."""
     if count >= len(totals):
         return sorted(range(len(totals)), key=lambda i: -totals[i])
+    if count == 1:  # the first of the highest, in two passes in C
+        return [totals.index(max(totals))]
     return heapq.nlargest(count, range(len(totals)), key=totals.__getitem__)
 
 
