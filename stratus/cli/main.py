@@ -14,6 +14,7 @@ stratus config sample                       every option, its help and default
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -35,17 +36,28 @@ def cmd_up(runtime: Runtime, args: argparse.Namespace) -> int:
     if args.detach and (pid := daemon.running_pid(runtime)) is not None:
         _progress(f"the cloud is already running (pid {pid})")
         return 0
+    services = parts.enabled(runtime)  # a config error is reported here, not by the child
     _progress("syncing databases")
-    cmd_db_sync(runtime, args)
+    _db_sync_in_child(runtime, args)
     if args.detach:
         _progress("starting the cloud in the background")
         pid = daemon.start_detached(runtime, timeout=args.timeout)
         _progress(f"the cloud is up (pid {pid}); log: {daemon.log_file(runtime)}")
         return 0
     setup_logging(runtime.conf)
-    names = [name for service in parts.enabled(runtime) for name in service.parts]
+    names = [name for service in services for name in service.parts]
     runner.run(runtime, names)
     return 0
+
+
+def _db_sync_in_child(runtime: Runtime, args: argparse.Namespace) -> None:
+    """``db sync`` in a forked child: Alembic and Mako, needed once, stay out of the
+    long-running cloud process (about 10 MB resident)."""
+    child = multiprocessing.get_context("fork").Process(target=cmd_db_sync, args=(runtime, args))
+    child.start()
+    child.join()
+    if child.exitcode != 0:
+        raise RuntimeError(f"syncing the databases failed (exit status {child.exitcode})")
 
 
 def cmd_down(runtime: Runtime, args: argparse.Namespace) -> int:

@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from stratus.runtime import parts
 from stratus.runtime.config import registry
 from stratus.runtime.generated_secrets import typeable_secret
@@ -98,6 +96,8 @@ def clouds_entries(runtime: Runtime, creds: Credentials) -> dict[str, Any]:
 
 def write_clouds_yaml(path: Path, entries: dict[str, Any]) -> None:
     """Add or replace our entries in clouds.yaml, keeping every other cloud in it."""
+    import yaml  # only bootstrap writes clouds.yaml: not loaded into the running cloud
+
     document: dict[str, Any] = {}
     if path.exists():
         document = yaml.safe_load(path.read_text()) or {}

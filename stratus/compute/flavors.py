@@ -7,7 +7,6 @@ from typing import Any
 import sqlalchemy as sa
 
 from stratus.compute.models import Flavor
-from stratus.runtime import migrations
 from stratus.runtime.process import Runtime
 
 # name, flavor id, RAM (MB), vCPUs, root disk (GB)
@@ -23,6 +22,8 @@ DEFAULT_FLAVORS = (
 def create_default_flavors(runtime: Runtime) -> list[str]:
     """Create the default public flavors that do not exist yet (by name or id); safe to run
     on every bootstrap. Returns the names of the flavors it created."""
+    from stratus.runtime import migrations  # Alembic: only bootstrap needs it, not the API
+
     db = runtime.database("compute")
     migrations.upgrade("compute", db)
     created = []

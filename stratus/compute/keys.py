@@ -8,11 +8,6 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
-
 SSH = "ssh"
 X509 = "x509"
 RSA_BITS = 2048
@@ -47,6 +42,10 @@ def _colons(digest: bytes) -> str:
 def fingerprint(public_key: str, key_type: str = SSH) -> str:
     """MD5 of an OpenSSH key's blob, or SHA-1 of a certificate's DER, as colon hex."""
     if key_type == X509:
+        # cryptography's X.509 modules (2 MB resident): only for the rare x509 key pairs
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+
         try:
             cert = x509.load_pem_x509_certificate(public_key.strip().encode())
         except ValueError as exc:
@@ -66,6 +65,12 @@ def fingerprint(public_key: str, key_type: str = SSH) -> str:
 
 def generate(key_type: str, owner: str) -> Generated:
     """A new RSA key pair: an OpenSSH public key, or a self-signed certificate for x509."""
+    # cryptography's key and X.509 modules (2 MB resident): only when a key pair is made
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
     key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
     private = key.private_bytes(
         serialization.Encoding.PEM,

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from stratus.runtime.api.errors import BadRequest, NotFound, ServiceUnavailable
+from stratus.runtime.http import new_client
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
@@ -19,7 +20,7 @@ class ImageClient:
 
     def __init__(self, url: str, http: httpx.Client | None = None) -> None:
         self.url = url.rstrip("/")
-        self.http = http or httpx.Client(timeout=60)
+        self.http = http or new_client(timeout=60)
 
     def find(self, ref: str, token: str) -> dict[str, Any]:
         """The active ``docker`` image named or identified by ``ref``, as the caller sees it."""

@@ -12,6 +12,7 @@ import httpx
 
 from stratus.runtime.api.errors import ServiceUnavailable, Unauthorized
 from stratus.runtime.config import Config, Opt, register
+from stratus.runtime.http import new_client
 
 register(
     "service_auth",
@@ -43,7 +44,7 @@ class IdentityClient:
         self.password = conf.get(section, "service_password")
         self.project = conf.service_auth.service_project
         self.cache_time = conf.service_auth.token_cache_time
-        self.http = http or httpx.Client(timeout=30)
+        self.http = http or new_client(timeout=30)
         self._lock = threading.Lock()
         self._token: tuple[str, float] | None = None
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}

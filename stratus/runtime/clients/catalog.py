@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from stratus.runtime.api.errors import ServiceUnavailable
+from stratus.runtime.http import new_client
 from stratus.runtime.identity_client import IdentityClient
 
 INTERFACES = ("internal", "public", "admin")
@@ -35,7 +36,7 @@ class ServiceClient:
         self.identity = identity
         self.service_type = service_type
         self.region = region
-        self.http = http or httpx.Client(timeout=60)
+        self.http = http or new_client(timeout=60)
         self._lock = threading.Lock()
         self._endpoint: str | None = None
 
