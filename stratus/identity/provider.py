@@ -77,6 +77,10 @@ class TokenProvider:
         payload = self.codec.decode(token)
         return payload, self.render(session, payload, catalog=catalog)
 
+    def cached(self, token: str) -> None:
+        """Nothing: the identity service reads a token's standing afresh every time."""
+        return None
+
     def validate(self, token: str) -> dict[str, Any]:
         """The body of a valid token, without the catalog; Unauthorized otherwise."""
         try:

@@ -253,11 +253,8 @@ def set_security(
     """Set the port's security groups (None: the project's default group) and allowed
     address pairs (None: unchanged), checking they fit its port security setting."""
     if group_ids is None:
-        group_ids = [secgroups.ensure_default(session, port.project_id).id]
-    for group_id in dict.fromkeys(group_ids):
-        group = session.get(models.SecurityGroup, group_id)
-        if group is None or group.project_id != port.project_id:
-            raise not_found("SecurityGroup", group_id)
+        group_ids = [secgroups.ensure_default(session, port.project_id)]
+    _check_groups(session, port.project_id, group_ids)
     if group_ids and not port.port_security_enabled:
         raise Conflict(
             "Port security must be enabled and port must have an IP address in order to use "
@@ -279,6 +276,22 @@ def set_security(
             "Port Security must be enabled in order to have allowed address pairs on a port.",
             error_type="AddressPairAndPortSecurityRequired",
         )
+
+
+def _check_groups(session: Session, project_id: str, group_ids: list[str]) -> None:
+    """A 404 for the first group that does not exist or is another project's (their ids
+    in one query: the groups' rules and tags are not needed here)."""
+    if not group_ids:
+        return
+    group = models.SecurityGroup
+    found = set(
+        session.scalars(
+            sa.select(group.id).where(group.id.in_(group_ids), group.project_id == project_id)
+        )
+    )
+    for group_id in dict.fromkeys(group_ids):
+        if group_id not in found:
+            raise not_found("SecurityGroup", group_id)
 
 
 def bind(session: Session, backend: Backend, port: models.Port, network: models.Network) -> None:

@@ -24,19 +24,19 @@ def create_group(
     return group
 
 
-def ensure_default(session: Session, project_id: str) -> models.SecurityGroup:
-    """The project's default group, created now if it has none (a concurrent creator
-    makes this transaction fail on the project's key, and run again to find it)."""
+def ensure_default(session: Session, project_id: str) -> str:
+    """The id of the project's default group, created now if it has none (a concurrent
+    creator makes this transaction fail on the project's key, and run again to find it)."""
     known = session.get(models.DefaultSecurityGroup, project_id)
     if known is not None:
-        return session.get_one(models.SecurityGroup, known.security_group_id)
+        return known.security_group_id
     group = create_group(session, project_id, DEFAULT_NAME, "Default security group")
     for ethertype in ETHERTYPES:
         group.rules.append(_rule(group, "ingress", ethertype, remote_group_id=group.id))
     session.flush()
     session.add(models.DefaultSecurityGroup(project_id=project_id, security_group_id=group.id))
     session.flush()
-    return group
+    return group.id
 
 
 def is_default(session: Session, group: models.SecurityGroup) -> bool:

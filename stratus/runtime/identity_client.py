@@ -79,12 +79,19 @@ class IdentityClient:
             self._token = (response.headers["x-subject-token"], time.monotonic() + lifetime)
             return self._token[0]
 
+    def cached(self, token: str) -> dict[str, Any] | None:
+        """The token's body if it was validated within the cache time; None otherwise."""
+        cached = self._cache.get(token)
+        if cached and cached[0] > time.monotonic():
+            return cached[1]
+        return None
+
     def validate(self, token: str) -> dict[str, Any]:
         """The token's body if it is valid now; Unauthorized otherwise."""
+        body = self.cached(token)
+        if body is not None:
+            return body
         now = time.monotonic()
-        cached = self._cache.get(token)
-        if cached and cached[0] > now:
-            return cached[1]
         response = self._request(
             "GET",
             "/auth/tokens",

@@ -372,7 +372,7 @@ def rebuild(request: Request, ctx: RequestContext, server_id: str, body: Rebuild
             instance.access_ip_v6 = body.accessIPv6
         session.flush()
         server = records.wire(instance)
-        extras = server_views.Extras.load(request, session, [instance])
+        extras = server_views.Extras.load(request, session, [instance], with_groups=True)
         view = server_views.show(request, instance, ctx, extras, basic=True, with_groups=True)
     cast_agent(request, server, "rebuild_instance")
     view["adminPass"] = body.adminPass or ""

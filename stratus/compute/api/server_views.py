@@ -52,7 +52,16 @@ class Extras:
     floating_ips: dict[str, list[InstanceFloatingIP]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, request: Request, session: Session, instances: Sequence[Instance]) -> Extras:
+    def load(
+        cls,
+        request: Request,
+        session: Session,
+        instances: Sequence[Instance],
+        *,
+        with_groups: bool = False,
+    ) -> Extras:
+        """What the views of ``instances`` need (their groups only ``with_groups``, as
+        :func:`show` takes it)."""
         uuids = [i.uuid for i in instances]
         extras = cls()
         failed = [i.uuid for i in instances if i.vm_state in (states.ERROR, states.DELETED)]
@@ -64,7 +73,7 @@ class Extras:
             )
             for fault in faults:
                 extras.faults[fault.instance_uuid] = fault  # the latest wins
-        if uuids:
+        if uuids and _shows_groups(request, with_groups):
             extras.groups = dict(
                 session.execute(
                     sa.select(ServerGroupMember.instance_uuid, ServerGroupMember.group_id).where(
@@ -72,6 +81,7 @@ class Extras:
                     )
                 ).all()
             )
+        if uuids:
             for floating in session.scalars(
                 sa.select(InstanceFloatingIP)
                 .where(InstanceFloatingIP.instance_uuid.in_(uuids))
@@ -92,6 +102,10 @@ class Extras:
                     status = "UP"
                 extras.host_status[service.host] = status
         return extras
+
+
+def _shows_groups(request: Request, with_groups: bool) -> bool:
+    return with_groups and at_least(request, "2.71")
 
 
 def host_id(instance: Instance) -> str:
@@ -205,7 +219,7 @@ def show(
         body["trusted_image_certificates"] = None
     if at_least(request, "2.73"):
         body["locked_reason"] = instance.locked_reason
-    if with_groups and at_least(request, "2.71"):
+    if _shows_groups(request, with_groups):
         group = extras.groups.get(instance.uuid)
         body["server_groups"] = [group] if group else []
     fault = extras.faults.get(instance.uuid)

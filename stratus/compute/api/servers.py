@@ -511,7 +511,7 @@ def show_server(
     with transaction(request) as session:
         instance = find_server(session, ctx, server_id)
         authorize(api, ctx, instance, "servers:read")
-        extras = server_views.Extras.load(request, session, [instance])
+        extras = server_views.Extras.load(request, session, [instance], with_groups=True)
         return {"server": server_views.show(request, instance, ctx, extras, with_groups=True)}
 
 
@@ -544,7 +544,7 @@ def update_server(
         if change.disk_config is not None:
             instance.request = {**instance.request, "disk_config": change.disk_config}
         session.flush()
-        extras = server_views.Extras.load(request, session, [instance])
+        extras = server_views.Extras.load(request, session, [instance], with_groups=True)
         return {
             "server": server_views.show(
                 request, instance, ctx, extras, basic=True, with_groups=True

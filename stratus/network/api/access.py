@@ -7,10 +7,12 @@ subnet pools.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.base import ExecutableOption
 
 from stratus.network import models
 from stratus.network.errors import not_found
@@ -76,10 +78,19 @@ def visible(model: Any, ctx: RequestContext) -> sa.ColumnElement[bool]:
     return rule(ctx) if rule else owned(model, ctx)
 
 
-def find(session: Session, ctx: RequestContext, model: type[M], resource_id: str) -> M:
-    """The resource, or a 404 when it does not exist or the caller may not see it."""
+def find(
+    session: Session,
+    ctx: RequestContext,
+    model: type[M],
+    resource_id: str,
+    options: Sequence[ExecutableOption] = (),
+) -> M:
+    """The resource (loaded with ``options``), or a 404 when it does not exist or the
+    caller may not see it."""
     row = session.scalar(
-        sa.select(model).where(model.id == resource_id, visible(model, ctx))  # type: ignore[attr-defined]
+        sa.select(model)
+        .where(model.id == resource_id, visible(model, ctx))  # type: ignore[attr-defined]
+        .options(*options)
     )
     if row is None:
         raise not_found(KINDS[model], resource_id)

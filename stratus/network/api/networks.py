@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defaultload
 
 from stratus.network import agents, dhcp, models, policy, ports, quotas, tags
 from stratus.network.api import access
@@ -69,6 +69,10 @@ class CreateRequest(BaseModel):
 
 class UpdateRequest(BaseModel):
     network: NetworkUpdate
+
+
+# A network's view shows its subnets' ids only: their tags are not loaded for it.
+SUBNET_IDS = defaultload(models.Network.subnets).lazyload(models.Subnet.tags)
 
 
 def render(network: models.Network, ctx: RequestContext, zones: list[str]) -> dict[str, Any]:
@@ -147,7 +151,7 @@ def list_networks(
     )
 
     def work(session: Session) -> dict[str, Any]:
-        stmt = sa.select(models.Network).where(access.networks(ctx))
+        stmt = sa.select(models.Network).where(access.networks(ctx)).options(SUBNET_IDS)
         rows, links = list_rows(session, request, stmt, models.Network, query, "networks")
         return collection("networks", render_all(session, rows, ctx), links, query.fields)
 
@@ -236,7 +240,7 @@ def show_network(
     be: Backend = Depends(backend),
 ) -> dict[str, Any]:
     def work(session: Session) -> dict[str, Any]:
-        network = access.find(session, ctx, models.Network, network_id)
+        network = access.find(session, ctx, models.Network, network_id, [SUBNET_IDS])
         return select_fields(render_all(session, [network], ctx)[0], fields_of(request))
 
     return {"network": be.transaction(work)}

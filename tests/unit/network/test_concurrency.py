@@ -119,7 +119,7 @@ def test_concurrent_networks_get_distinct_segments(
 
 def test_concurrent_first_uses_make_one_default_group(any_backend: Backend) -> None:
     def ensure() -> str:
-        return any_backend.transaction(lambda s: secgroups.ensure_default(s, "p9").id)
+        return any_backend.transaction(lambda s: secgroups.ensure_default(s, "p9"))
 
     ids, errors = race(8, ensure)
     assert not errors and len(set(ids)) == 1
