@@ -6,21 +6,22 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy.orm import Session
 
 from stratus.compute import zones
-from stratus.compute.api.common import PREFIX, Backend, at_least, backend, micro, transaction
+from stratus.compute.api.common import PREFIX, Backend, at_least, micro, transaction
 from stratus.compute.models import Aggregate, AggregateHost, AggregateMetadata, Service
 from stratus.compute.services import AGENT
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, Conflict, NotFound
+from stratus.runtime.api.routing import Router, app_backend
 from stratus.runtime.api.validation import json_body
 from stratus.runtime.db import new_id
 
-router = APIRouter(prefix=PREFIX + "/os-aggregates")
+router = Router(prefix=PREFIX + "/os-aggregates")
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^\S(.*\S)?$")]
 Key = Annotated[str, StringConstraints(min_length=1, max_length=255)]
@@ -134,7 +135,9 @@ def _set_metadata(aggregate: Aggregate, changes: dict[str, str | None]) -> None:
 
 @router.get("", summary="List aggregates")
 def list_aggregates(
-    request: Request, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(backend)
+    request: Request,
+    ctx: RequestContext = Depends(authenticated),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     api.policy.enforce(ctx, "aggregates")
     with transaction(request) as session:
@@ -146,7 +149,7 @@ def list_aggregates(
 def create_aggregate(
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
     body: AggregateBody = Depends(json_body(AggregateBody)),
 ) -> dict[str, Any]:
     api.policy.enforce(ctx, "aggregates")
@@ -165,7 +168,7 @@ def show_aggregate(
     aggregate_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     api.policy.enforce(ctx, "aggregates")
     with transaction(request) as session:
@@ -177,7 +180,7 @@ def update_aggregate(
     aggregate_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
     body: AggregateChangeBody = Depends(json_body(AggregateChangeBody)),
 ) -> dict[str, Any]:
     api.policy.enforce(ctx, "aggregates")
@@ -201,7 +204,7 @@ def delete_aggregate(
     aggregate_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> Response:
     api.policy.enforce(ctx, "aggregates")
     with transaction(request) as session:
@@ -217,7 +220,7 @@ def aggregate_action(
     aggregate_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
     body: AggregateAction = Depends(json_body(AggregateAction)),
 ) -> dict[str, Any]:
     api.policy.enforce(ctx, "aggregates")

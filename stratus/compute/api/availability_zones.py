@@ -7,7 +7,7 @@ from collections import defaultdict
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 
 from stratus.compute import zones
 from stratus.compute.api.common import PREFIX, Backend, backend, micro, transaction
@@ -16,8 +16,9 @@ from stratus.compute.scheduler.hosts import service_is_up
 from stratus.compute.services import AGENT
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
+from stratus.runtime.api.routing import Router, app_backend
 
-router = APIRouter(prefix=PREFIX + "/os-availability-zone")
+router = Router(prefix=PREFIX + "/os-availability-zone")
 
 
 def _zones(request: Request) -> tuple[dict[str, list[Service]], int]:
@@ -42,7 +43,9 @@ def _available(services: list[Service]) -> bool:
 
 @router.get("", summary="List availability zones")
 def list_zones(
-    request: Request, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(backend)
+    request: Request,
+    ctx: RequestContext = Depends(authenticated),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     api.policy.enforce(ctx, "availability_zones:list")
     by_zone, _ = _zones(request)
@@ -61,7 +64,9 @@ def list_zones(
 
 @router.get("/detail", summary="List availability zones with their hosts and services")
 def list_zones_detail(
-    request: Request, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(backend)
+    request: Request,
+    ctx: RequestContext = Depends(authenticated),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     api.policy.enforce(ctx, "availability_zones:detail")
     by_zone, down_time = _zones(request)

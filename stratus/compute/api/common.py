@@ -42,7 +42,7 @@ class Backend:
 
 
 def backend(request: Request) -> Backend:
-    """FastAPI dependency: the compute service behind this app."""
+    """The compute service behind this app."""
     return request.app.state.backend
 
 

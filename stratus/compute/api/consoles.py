@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from stratus.compute import consoles, records, states
@@ -21,9 +21,10 @@ from stratus.compute.api.server_actions import CONSOLE_TIMEOUT, Handler, Strict,
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, Conflict, NotFound
+from stratus.runtime.api.routing import Router
 from stratus.runtime.api.validation import json_body
 
-router = APIRouter(prefix=PREFIX + "/servers/{server_id}/remote-consoles")
+router = Router(prefix=PREFIX + "/servers/{server_id}/remote-consoles")
 
 # The console types of each protocol, as Nova names them.
 TYPES = {

@@ -7,7 +7,7 @@ import re
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, RootModel, StringConstraints
 from sqlalchemy.orm import Session
 
@@ -27,10 +27,11 @@ from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, Conflict, NotFound
 from stratus.runtime.api.pagination import page_params, paginate
+from stratus.runtime.api.routing import Router, app_backend
 from stratus.runtime.api.validation import json_body
 from stratus.runtime.db import new_id
 
-router = APIRouter(prefix=PREFIX + "/flavors")
+router = Router(prefix=PREFIX + "/flavors")
 
 SORT_KEYS = (
     "created_at", "description", "disabled", "ephemeral_gb", "flavorid", "id", "is_public",
@@ -212,7 +213,7 @@ def show_flavor(
 def create_flavor(
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
     body: FlavorBody = Depends(json_body(FlavorBody)),
 ) -> dict[str, Any]:
     api.policy.enforce(ctx, "flavors:manage")
@@ -250,7 +251,7 @@ def update_flavor(
     flavor_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
     body: FlavorUpdateBody = Depends(json_body(FlavorUpdateBody)),
 ) -> dict[str, Any]:
     if not at_least(request, "2.55"):
@@ -265,7 +266,9 @@ def update_flavor(
 
 @router.delete("/{flavor_id}", status_code=202, summary="Delete a flavor")
 def delete_flavor(
-    flavor_id: str, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(backend)
+    flavor_id: str,
+    ctx: RequestContext = Depends(authenticated),
+    api: Backend = Depends(app_backend),
 ) -> Response:
     api.policy.enforce(ctx, "flavors:manage")
     with api.db.session() as session:
@@ -292,7 +295,7 @@ def list_extra_specs(
     flavor_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     api.policy.enforce(ctx, "flavors:extra_specs:read")
     with transaction(request) as session:
@@ -303,7 +306,7 @@ def list_extra_specs(
 def create_extra_specs(
     flavor_id: str,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
     body: ExtraSpecsBody = Depends(json_body(ExtraSpecsBody)),
 ) -> dict[str, Any]:
     api.policy.enforce(ctx, "flavors:manage")
@@ -329,7 +332,7 @@ def show_extra_spec(
     key: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     api.policy.enforce(ctx, "flavors:extra_specs:read")
     with transaction(request) as session:
@@ -344,7 +347,7 @@ def update_extra_spec(
     flavor_id: str,
     key: str,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
     body: ExtraSpecBody = Depends(json_body(ExtraSpecBody)),
 ) -> dict[str, Any]:
     api.policy.enforce(ctx, "flavors:manage")
@@ -361,7 +364,7 @@ def delete_extra_spec(
     flavor_id: str,
     key: str,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> Response:
     api.policy.enforce(ctx, "flavors:manage")
     with api.db.session() as session:
@@ -387,7 +390,9 @@ def _access(flavor: Flavor) -> dict[str, Any]:
 
 @router.get("/{flavor_id}/os-flavor-access", summary="List the projects given a flavor")
 def list_flavor_access(
-    flavor_id: str, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(backend)
+    flavor_id: str,
+    ctx: RequestContext = Depends(authenticated),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     api.policy.enforce(ctx, "flavors:access")
     with api.db.session() as session:
@@ -402,7 +407,7 @@ def flavor_action(
     flavor_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
     body: FlavorAction = Depends(json_body(FlavorAction)),
 ) -> dict[str, Any]:
     api.policy.enforce(ctx, "flavors:access")

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from stratus.compute.api.common import (
@@ -30,9 +30,10 @@ from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, NotFound, ServiceUnavailable
 from stratus.runtime.api.pagination import page_params, paginate
+from stratus.runtime.api.routing import Router, app_backend
 from stratus.runtime.bus import BusError
 
-router = APIRouter(prefix=PREFIX + "/os-hypervisors")
+router = Router(prefix=PREFIX + "/os-hypervisors")
 
 UPTIME_TIMEOUT = 10.0
 LIST_QUERY = {"limit", "marker", "hypervisor_hostname_pattern", "with_servers"}
@@ -146,7 +147,9 @@ def _list(request: Request, detail: bool) -> dict[str, Any]:
 
 @router.get("", summary="List hypervisors")
 def list_hypervisors(
-    request: Request, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(backend)
+    request: Request,
+    ctx: RequestContext = Depends(authenticated),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     api.policy.enforce(ctx, "hypervisors")
     return _list(request, detail=False)
@@ -154,7 +157,9 @@ def list_hypervisors(
 
 @router.get("/detail", summary="List hypervisors with details")
 def list_hypervisors_detail(
-    request: Request, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(backend)
+    request: Request,
+    ctx: RequestContext = Depends(authenticated),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     api.policy.enforce(ctx, "hypervisors")
     return _list(request, detail=True)
@@ -162,7 +167,9 @@ def list_hypervisors_detail(
 
 @router.get("/statistics", summary="Totals over every hypervisor")
 def statistics(
-    request: Request, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(backend)
+    request: Request,
+    ctx: RequestContext = Depends(authenticated),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     api.policy.enforce(ctx, "hypervisors")
     with transaction(request) as session:
@@ -213,7 +220,7 @@ def show_hypervisor(
     hypervisor_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     api.policy.enforce(ctx, "hypervisors")
     with transaction(request) as session:
@@ -228,7 +235,7 @@ def hypervisor_uptime(
     hypervisor_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     api.policy.enforce(ctx, "hypervisors")
     with transaction(request) as session:
@@ -280,7 +287,7 @@ def search_hypervisors(
     pattern: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     api.policy.enforce(ctx, "hypervisors")
     return _matching(request, pattern, with_servers=False)
@@ -291,7 +298,7 @@ def hypervisor_servers(
     pattern: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     api.policy.enforce(ctx, "hypervisors")
     return _matching(request, pattern, with_servers=True)

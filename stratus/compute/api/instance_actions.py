@@ -6,7 +6,7 @@ import hashlib
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 
 from stratus.compute.api.common import (
     PREFIX,
@@ -24,8 +24,9 @@ from stratus.compute.models import Instance, InstanceAction, InstanceActionEvent
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, NotFound
+from stratus.runtime.api.routing import Router, app_backend
 
-router = APIRouter(prefix=PREFIX + "/servers/{server_id}/os-instance-actions")
+router = Router(prefix=PREFIX + "/servers/{server_id}/os-instance-actions")
 
 
 def _action(request: Request, action: InstanceAction) -> dict[str, Any]:
@@ -76,7 +77,7 @@ def list_actions(
     server_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     query = request.query_params
     paged = at_least(request, "2.58")
@@ -118,7 +119,7 @@ def show_action(
     request_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     with transaction(request) as session:
         instance = _server(request, ctx, session, server_id)

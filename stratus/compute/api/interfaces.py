@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid as uuid_module
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import Field
 from sqlalchemy.orm import Session
 
@@ -33,10 +33,11 @@ from stratus.compute.models import Instance
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, NotFound
+from stratus.runtime.api.routing import Router, app_backend
 from stratus.runtime.api.validation import json_body
 from stratus.runtime.clients.catalog import ServiceNotInCatalog
 
-router = APIRouter(prefix=PREFIX + "/servers/{server_id}/os-interface")
+router = Router(prefix=PREFIX + "/servers/{server_id}/os-interface")
 
 # Making a port and waiting for the L2 agent to wire it, or for the guest to let go of it.
 HOTPLUG_TIMEOUT = 120.0
@@ -111,7 +112,7 @@ def list_interfaces(
     server_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     with transaction(request) as session:
         instance = _readable(request, session, ctx, server_id)
@@ -129,7 +130,7 @@ def show_interface(
     port_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     with transaction(request) as session:
         instance = _readable(request, session, ctx, server_id)
@@ -145,7 +146,7 @@ def attach_interface(
     server_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
     body: AttachBody = Depends(json_body(AttachBody)),
 ) -> dict[str, Any]:
     asked = _requested(request, body.interfaceAttachment)

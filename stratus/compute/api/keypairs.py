@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy.exc import IntegrityError
@@ -15,7 +15,6 @@ from stratus.compute.api.common import (
     PREFIX,
     Backend,
     at_least,
-    backend,
     micro,
     next_link,
     transaction,
@@ -25,9 +24,10 @@ from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, Conflict, Forbidden, NotFound
 from stratus.runtime.api.pagination import page_params, paginate
+from stratus.runtime.api.routing import Router, app_backend
 from stratus.runtime.api.validation import json_body
 
-router = APIRouter(prefix=PREFIX + "/os-keypairs")
+router = Router(prefix=PREFIX + "/os-keypairs")
 
 SAFE_NAME = frozenset("_- 0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
@@ -86,7 +86,9 @@ def _find(request: Request, user_id: str, name: str) -> KeyPair:
 
 @router.get("", summary="List key pairs")
 def list_keypairs(
-    request: Request, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(backend)
+    request: Request,
+    ctx: RequestContext = Depends(authenticated),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     owner = _owner(request, ctx, api, request.query_params.get("user_id"))
     stmt = sa.select(KeyPair).where(KeyPair.user_id == owner)
@@ -112,7 +114,7 @@ def show_keypair(
     name: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     owner = _owner(request, ctx, api, request.query_params.get("user_id"))
     return {"keypair": _view(request, _find(request, owner, name), full=True)}
@@ -122,7 +124,7 @@ def show_keypair(
 def create_keypair(
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
     body: KeyPairBody = Depends(json_body(KeyPairBody)),
 ) -> Response:
     new = body.keypair
@@ -176,7 +178,7 @@ def delete_keypair(
     name: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> Response:
     owner = _owner(request, ctx, api, request.query_params.get("user_id"))
     with api.db.session() as session:

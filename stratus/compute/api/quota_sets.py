@@ -5,18 +5,19 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from stratus.compute import quotas
-from stratus.compute.api.common import PREFIX, Backend, at_least, backend, project_scoped
+from stratus.compute.api.common import PREFIX, Backend, at_least, project_scoped
 from stratus.compute.models import Quota
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest
+from stratus.runtime.api.routing import Router, app_backend
 from stratus.runtime.api.validation import json_body
 
-router = APIRouter(prefix=PREFIX)
+router = Router(prefix=PREFIX)
 
 # The API's name of each quota, where it differs from the configuration's.
 API_NAMES = {"injected_file_path_length": "injected_file_path_bytes"}
@@ -74,7 +75,7 @@ def show_quotas(
     project_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     _target(ctx, api, project_id)
     with api.db.session() as session:
@@ -87,7 +88,7 @@ def default_quotas(
     project_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     api.policy.enforce(ctx, "quotas:defaults")
     return {"quota_set": {"id": project_id, **_render(request, quotas.defaults(api.conf))}}
@@ -98,7 +99,7 @@ def detail_quotas(
     project_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     _target(ctx, api, project_id)
     with api.db.session() as session:
@@ -118,7 +119,7 @@ def update_quotas(
     project_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
     body: QuotaBody = Depends(json_body(QuotaBody)),
 ) -> dict[str, Any]:
     api.policy.enforce(ctx, "quotas:update")
@@ -148,7 +149,9 @@ def update_quotas(
 
 @router.delete("/os-quota-sets/{project_id}", status_code=202, summary="Back to the defaults")
 def delete_quotas(
-    project_id: str, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(backend)
+    project_id: str,
+    ctx: RequestContext = Depends(authenticated),
+    api: Backend = Depends(app_backend),
 ) -> Response:
     api.policy.enforce(ctx, "quotas:update")
     with api.db.session() as session:
@@ -158,7 +161,9 @@ def delete_quotas(
 
 @router.get("/limits", summary="The caller's project's limits and usage")
 def limits(
-    request: Request, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(backend)
+    request: Request,
+    ctx: RequestContext = Depends(authenticated),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     project_id = request.query_params.get("tenant_id") or project_scoped(ctx)
     if project_id != ctx.project_id:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from sqlalchemy.orm import Session
@@ -48,9 +48,10 @@ from stratus.compute.models import Instance, InstanceMetadata, KeyPair, Migratio
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, Conflict, Forbidden
+from stratus.runtime.api.routing import Router
 from stratus.runtime.api.validation import describe_validation_errors, read_json
 
-router = APIRouter()
+router = Router()
 
 CONSOLE_TIMEOUT = 30.0
 

@@ -8,19 +8,20 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from stratus.compute import floating_ips
-from stratus.compute.api.common import PREFIX, Backend, at_least, backend, transaction
+from stratus.compute.api.common import PREFIX, Backend, at_least, transaction
 from stratus.compute.models import Instance
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, NotFound
+from stratus.runtime.api.routing import Router, app_backend
 from stratus.runtime.api.validation import json_body
 
-router = APIRouter(prefix=PREFIX + "/os-server-external-events")
+router = Router(prefix=PREFIX + "/os-server-external-events")
 
 # The event names each microversion knows, from the one that brought them.
 NAMES_SINCE = {
@@ -54,7 +55,7 @@ def create_events(
     request: Request,
     body: EventsBody = Depends(json_body(EventsBody)),
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> JSONResponse:
     api.policy.enforce(ctx, "server_external_events:create")
     for event in body.events:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.orm import Session
 
@@ -14,7 +14,6 @@ from stratus.compute.api.common import (
     PREFIX,
     Backend,
     at_least,
-    backend,
     project_scoped,
     query_bool,
     query_int,
@@ -24,10 +23,11 @@ from stratus.compute.models import ServerGroup
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, Forbidden, NotFound
+from stratus.runtime.api.routing import Router, app_backend
 from stratus.runtime.api.validation import json_body
 from stratus.runtime.db import new_id
 
-router = APIRouter(prefix=PREFIX + "/os-server-groups")
+router = Router(prefix=PREFIX + "/os-server-groups")
 
 HARD = ("affinity", "anti-affinity")
 SOFT = ("soft-affinity", "soft-anti-affinity")
@@ -96,7 +96,9 @@ def _policy_and_rules(request: Request, new: NewGroup) -> tuple[str, dict[str, A
 
 @router.get("", summary="List server groups")
 def list_groups(
-    request: Request, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(backend)
+    request: Request,
+    ctx: RequestContext = Depends(authenticated),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     query = request.query_params
     stmt = sa.select(ServerGroup).order_by(ServerGroup.created_at, ServerGroup.id)
@@ -117,7 +119,7 @@ def list_groups(
 def create_group(
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
     body: GroupBody = Depends(json_body(GroupBody)),
 ) -> dict[str, Any]:
     project = project_scoped(ctx)
@@ -145,7 +147,7 @@ def show_group(
     group_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     with transaction(request) as session:
         group = find_group(session, ctx, group_id)
@@ -155,7 +157,7 @@ def show_group(
 
 @router.delete("/{group_id}", status_code=204, summary="Delete a server group")
 def delete_group(
-    group_id: str, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(backend)
+    group_id: str, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(app_backend)
 ) -> Response:
     with api.db.session() as session:
         group = find_group(session, ctx, group_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy.orm import Session
 
@@ -17,9 +17,10 @@ from stratus.compute.models import Instance, InstanceMetadata, InstanceTag
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, Conflict, NotFound
+from stratus.runtime.api.routing import Router, app_backend
 from stratus.runtime.api.validation import json_body
 
-router = APIRouter(prefix=PREFIX + "/servers/{server_id}")
+router = Router(prefix=PREFIX + "/servers/{server_id}")
 
 Key = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 Value = Annotated[str, StringConstraints(max_length=255)]
@@ -176,7 +177,7 @@ def replace_tags(
     server_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
     body: TagsBody = Depends(json_body(TagsBody)),
 ) -> dict[str, Any]:
     _tags_supported(request)

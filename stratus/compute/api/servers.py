@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.orm import Session
@@ -57,10 +57,11 @@ from stratus.compute.services import AGENT
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, Forbidden, NotFound
+from stratus.runtime.api.routing import Router, app_backend
 from stratus.runtime.api.validation import json_body
 from stratus.runtime.db import new_id
 
-router = APIRouter(prefix=PREFIX + "/servers")
+router = Router(prefix=PREFIX + "/servers")
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^\S(.*\S)?$")]
 Text255 = Annotated[str, StringConstraints(max_length=255)]
@@ -294,7 +295,7 @@ def _how_many(
 def create_server(
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
     body: CreateBody = Depends(json_body(CreateBody)),
 ) -> JSONResponse:
     project = project_scoped(ctx)
@@ -489,14 +490,18 @@ def _recheck_quota(api: Backend, project: str, uuids: list[str], flavor: dict[st
 
 @router.get("", summary="List servers")
 def index(
-    request: Request, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(backend)
+    request: Request,
+    ctx: RequestContext = Depends(authenticated),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     return list_servers(request, ctx, api, detail=False)
 
 
 @router.get("/detail", summary="List servers with details")
 def detail(
-    request: Request, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(backend)
+    request: Request,
+    ctx: RequestContext = Depends(authenticated),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     return list_servers(request, ctx, api, detail=True)
 
@@ -506,7 +511,7 @@ def show_server(
     server_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     with transaction(request) as session:
         instance = find_server(session, ctx, server_id)
@@ -523,7 +528,7 @@ def update_server(
     server_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
     body: UpdateBody = Depends(json_body(UpdateBody)),
 ) -> dict[str, Any]:
     change = body.server
@@ -557,7 +562,7 @@ def delete_server(
     server_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> Response:
     delete(request, ctx, server_id, "delete")
     return Response(status_code=204)

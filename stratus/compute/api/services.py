@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -20,9 +20,10 @@ from stratus.compute.scheduler.hosts import service_is_up
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, Conflict, NotFound
+from stratus.runtime.api.routing import Router, app_backend
 from stratus.runtime.api.validation import parse, read_json
 
-router = APIRouter(prefix=PREFIX + "/os-services")
+router = Router(prefix=PREFIX + "/os-services")
 
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 AGENT_BINARY = service_records.AGENT[0]
@@ -73,7 +74,9 @@ def _view_in(request: Request, session: Session, service: Service) -> dict[str, 
 
 @router.get("", summary="List compute services")
 def list_services(
-    request: Request, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(backend)
+    request: Request,
+    ctx: RequestContext = Depends(authenticated),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     api.policy.enforce(ctx, "services")
     stmt = sa.select(Service).order_by(Service.id)
@@ -110,7 +113,7 @@ async def update_service(
     path: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     """From 2.53 ``PUT /os-services/{uuid}``; before, ``/enable``, ``/disable``,
     ``/disable-log-reason`` and ``/force-down`` (2.11) with host and binary."""
@@ -177,7 +180,7 @@ def delete_service(
     service_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> Response:
     api.policy.enforce(ctx, "services")
     with transaction(request) as session:

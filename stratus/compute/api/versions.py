@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from stratus.compute.api.common import MAX_VERSION, MIN_VERSION, PREFIX, base_url
+from stratus.runtime.api.routing import Router
 
-router = APIRouter()
+router = Router()
 
 UPDATED = "2013-07-23T11:33:21Z"
 MEDIA_TYPE = "application/vnd.openstack.compute+json;version=2.1"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 
 from stratus.container import capsules
 from stratus.container.api import views
@@ -16,9 +16,10 @@ from stratus.container.models import Capsule, Container
 from stratus.container.schemas import CapsuleCreate
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
+from stratus.runtime.api.routing import Router
 from stratus.runtime.api.validation import json_body
 
-router = APIRouter(prefix="/v1/capsules")
+router = Router(prefix="/v1/capsules")
 Caller = Depends(authenticated)
 
 

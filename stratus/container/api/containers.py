@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from stratus.container.api import views
@@ -17,9 +17,10 @@ from stratus.container.schemas import ContainerCreate, ContainerUpdate
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest
+from stratus.runtime.api.routing import Router
 from stratus.runtime.api.validation import json_body
 
-router = APIRouter(prefix="/v1/containers")
+router = Router(prefix="/v1/containers")
 Caller = Depends(authenticated)
 
 # Signals kill accepts, by name or number (Docker takes either).

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 
 from stratus.container.api import views
 from stratus.container.api.common import base_url, service
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import NotFound
+from stratus.runtime.api.routing import Router
 
-router = APIRouter(prefix="/v1")
+router = Router(prefix="/v1")
 Caller = Depends(authenticated)
 
 

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 
 from stratus.container.api import views
 from stratus.container.api.common import service, version
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, NotAcceptable
+from stratus.runtime.api.routing import Router
 
-router = APIRouter(prefix="/v1/containers")
+router = Router(prefix="/v1/containers")
 Caller = Depends(authenticated)
 
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 
 from stratus.container.api.common import flag, service
 from stratus.container.schemas import QuotaUpdate
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
+from stratus.runtime.api.routing import Router
 from stratus.runtime.api.validation import json_body
 
-router = APIRouter(prefix="/v1/quotas")
+router = Router(prefix="/v1/quotas")
 Caller = Depends(authenticated)
 
 

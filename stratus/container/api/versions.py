@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
+
+from stratus.runtime.api.routing import Router
 
 MIN_VERSION = "1.1"
 MAX_VERSION = "1.40"  # python-zunclient's newest; the behaviour of each is as of 1.40
 
-router = APIRouter()
+router = Router()
 
 
 def _v1(base: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import Field, model_validator
 from sqlalchemy.orm import Session
 
@@ -39,11 +39,12 @@ from stratus.identity.times import parse_time
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, Forbidden, NotFound
+from stratus.runtime.api.routing import Router
 from stratus.runtime.api.validation import json_body
 from stratus.runtime.db import utcnow
 from stratus.runtime.generated_secrets import typeable_secret
 
-router = APIRouter(prefix="/v3/users/{user_id}/application_credentials", tags=["users"])
+router = Router(prefix="/v3/users/{user_id}/application_credentials", tags=["users"])
 CredentialName = name_type(APP_CRED_NAME_LENGTH)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
@@ -21,9 +21,10 @@ from stratus.identity.tokens import InvalidToken, TokenPayload
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, Forbidden, NotFound
+from stratus.runtime.api.routing import Router
 from stratus.runtime.api.validation import json_body
 
-router = APIRouter(prefix="/v3/auth", tags=["auth"])
+router = Router(prefix="/v3/auth", tags=["auth"])
 SUBJECT_HEADER = "X-Subject-Token"
 
 

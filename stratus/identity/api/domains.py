@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 
 from stratus.identity import assignments, revocations
@@ -34,9 +34,10 @@ from stratus.identity.models import DOMAIN_NAME_LENGTH, Domain, Group, Project, 
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import Forbidden, NotFound
+from stratus.runtime.api.routing import Router
 from stratus.runtime.api.validation import json_body
 
-router = APIRouter(prefix="/v3/domains", tags=["domains"])
+router = Router(prefix="/v3/domains", tags=["domains"])
 DomainName = name_type(DOMAIN_NAME_LENGTH)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 
 from stratus.identity import assignments
@@ -30,9 +30,10 @@ from stratus.identity.api.policy import allowed
 from stratus.identity.models import GROUP_NAME_LENGTH, Domain, Group, Membership, User
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, NotFound
+from stratus.runtime.api.routing import Router
 from stratus.runtime.api.validation import json_body
 
-router = APIRouter(prefix="/v3/groups", tags=["groups"])
+router = Router(prefix="/v3/groups", tags=["groups"])
 GroupName = name_type(GROUP_NAME_LENGTH)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import Field
 from sqlalchemy.orm import Session
 
@@ -32,9 +32,10 @@ from stratus.identity.models import (
 )
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, Conflict
+from stratus.runtime.api.routing import Router
 from stratus.runtime.api.validation import json_body
 
-router = APIRouter(prefix="/v3/regions", tags=["catalog"])
+router = Router(prefix="/v3/regions", tags=["catalog"])
 RegionId = Annotated[str, Field(min_length=1, max_length=REGION_ID_LENGTH)]
 
 

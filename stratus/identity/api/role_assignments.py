@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from stratus.identity.api.common import collection, query_bool, transaction, url
@@ -28,8 +28,9 @@ from stratus.identity.models import (
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import ROLE_IMPLICATIONS, RequestContext
 from stratus.runtime.api.errors import BadRequest
+from stratus.runtime.api.routing import Router
 
-router = APIRouter(tags=["roles"])
+router = Router(tags=["roles"])
 
 
 def _flag(request: Request, name: str) -> bool:

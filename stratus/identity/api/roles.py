@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from sqlalchemy.orm import Session
 
 from stratus.identity.api import views
@@ -41,9 +41,10 @@ from stratus.identity.models import (
 )
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, NotFound
+from stratus.runtime.api.routing import Router
 from stratus.runtime.api.validation import json_body
 
-router = APIRouter(tags=["roles"])
+router = Router(tags=["roles"])
 RoleName = name_type(ROLE_NAME_LENGTH)
 
 

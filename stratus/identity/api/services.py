@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import Field
 from sqlalchemy.orm import Session
 
@@ -34,9 +34,10 @@ from stratus.identity.models import (
 )
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest
+from stratus.runtime.api.routing import Router
 from stratus.runtime.api.validation import json_body
 
-router = APIRouter(tags=["catalog"])
+router = Router(tags=["catalog"])
 ServiceText = name_type(SERVICE_FIELD_LENGTH)
 Interface = Literal["public", "internal", "admin"]
 Url = Annotated[str, Field(min_length=1, max_length=1024, pattern=r"^[a-zA-Z0-9+.-]+://\S+$")]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import Field
 from sqlalchemy.orm import Session
 
@@ -40,9 +40,10 @@ from stratus.identity.passwords import MAX_PASSWORD_LENGTH, hash_password, verif
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, NotFound, Unauthorized
+from stratus.runtime.api.routing import Router
 from stratus.runtime.api.validation import json_body
 
-router = APIRouter(prefix="/v3/users", tags=["users"])
+router = Router(prefix="/v3/users", tags=["users"])
 UserName = name_type(USER_NAME_LENGTH)
 Password = Annotated[str, Field(max_length=MAX_PASSWORD_LENGTH)]
 

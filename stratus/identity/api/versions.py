@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 
-router = APIRouter()
+from stratus.runtime.api.routing import Router
+
+router = Router()
 
 VERSION_ID = "v3.14"
 UPDATED = "2020-04-07T00:00:00Z"

@@ -27,7 +27,7 @@ class Backend:
 
 
 def backend(request: Request) -> Backend:
-    """FastAPI dependency: the image service behind this app."""
+    """The image service behind this app."""
     return request.app.state.backend
 
 

@@ -12,14 +12,14 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 
-from stratus.image.api.access import Backend, backend, find_image, target
+from stratus.image.api.access import Backend, find_image, target
 from stratus.image.models import Image
 from stratus.image.store import FileStore, SizeCapExceeded, StoredData, StoreFull
 from stratus.runtime.api.auth import authenticated
@@ -36,9 +36,10 @@ from stratus.runtime.api.errors import (
     UnsupportedMediaType,
     error_for_status,
 )
+from stratus.runtime.api.routing import Router, app_backend
 from stratus.runtime.db import utcnow
 
-router = APIRouter(prefix="/v2/images/{image_id}")
+router = Router(prefix="/v2/images/{image_id}")
 
 DATA_TYPE = "application/octet-stream"
 WRITE_CHUNK = 4 * 1024 * 1024  # bytes gathered from the request before each disk write
@@ -58,7 +59,7 @@ async def upload_image_data(
     image_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != DATA_TYPE:
@@ -88,7 +89,7 @@ def download_image_data(
     image_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> Response:
     with api.db.session() as session:
         image = find_image(session, ctx, image_id)

@@ -7,14 +7,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from stratus.image.api import filters, patch, views
-from stratus.image.api.access import Backend, backend, find_image, target
+from stratus.image.api.access import Backend, find_image, target
 from stratus.image.api.fields import (
     NAME_LENGTH,
     ImageFields,
@@ -29,10 +29,11 @@ from stratus.runtime.api.errors import BadRequest, Conflict, Forbidden, NotFound
 from stratus.runtime.api.openapi import BODY_MODEL_ATTRIBUTE
 from stratus.runtime.api.pagination import paginate
 from stratus.runtime.api.policy import Policy
+from stratus.runtime.api.routing import Router, app_backend
 from stratus.runtime.api.validation import parse, read_json
 from stratus.runtime.db import new_id, utcnow
 
-router = APIRouter(prefix="/v2/images")
+router = Router(prefix="/v2/images")
 
 
 def _body(
@@ -64,7 +65,7 @@ def _patch_changes(document: Any) -> list[patch.Change]:
 def create_image(
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
     body: NewImage = Depends(_body(NewImage, "application/json", _new_image)),
 ) -> JSONResponse:
     owner = body.owner or ctx.project_id
@@ -98,7 +99,7 @@ def create_image(
 def list_images(
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     api.policy.enforce(ctx, "get_images")
     query = request.query_params
@@ -120,7 +121,7 @@ def list_images(
 
 @router.get("/{image_id}")
 def show_image(
-    image_id: str, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(backend)
+    image_id: str, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(app_backend)
 ) -> dict[str, Any]:
     with api.db.session() as session:
         image = find_image(session, ctx, image_id)
@@ -132,7 +133,7 @@ def show_image(
 def update_image(
     image_id: str,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
     changes: list[patch.Change] = Depends(_body(PatchDocument, patch.CONTENT_TYPE, _patch_changes)),
 ) -> dict[str, Any]:
     with api.db.session() as session:
@@ -152,7 +153,7 @@ def update_image(
 
 @router.delete("/{image_id}", status_code=204)
 def delete_image(
-    image_id: str, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(backend)
+    image_id: str, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(app_backend)
 ) -> Response:
     with api.db.session() as session:
         image = find_image(session, ctx, image_id)
@@ -171,7 +172,7 @@ def add_tag(
     image_id: str,
     tag: str,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> Response:
     if len(tag) > NAME_LENGTH:
         raise BadRequest(f"Tags are at most {NAME_LENGTH} characters long.")
@@ -188,7 +189,7 @@ def delete_tag(
     image_id: str,
     tag: str,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> Response:
     with api.db.session() as session:
         image = _image_to_modify(session, ctx, api.policy, image_id)
@@ -202,7 +203,7 @@ def delete_tag(
 
 @router.post("/{image_id}/actions/deactivate", status_code=204)
 def deactivate_image(
-    image_id: str, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(backend)
+    image_id: str, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(app_backend)
 ) -> Response:
     _switch(api, ctx, image_id, "deactivate", "active", "deactivated")
     return Response(status_code=204)
@@ -210,7 +211,7 @@ def deactivate_image(
 
 @router.post("/{image_id}/actions/reactivate", status_code=204)
 def reactivate_image(
-    image_id: str, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(backend)
+    image_id: str, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(app_backend)
 ) -> Response:
     _switch(api, ctx, image_id, "reactivate", "deactivated", "active")
     return Response(status_code=204)

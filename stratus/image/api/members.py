@@ -6,27 +6,28 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 from sqlalchemy.orm import Session
 
 from stratus.image.api import views
-from stratus.image.api.access import Backend, backend, find_image, target
+from stratus.image.api.access import Backend, find_image, target
 from stratus.image.api.fields import MemberStatus, NewMember
 from stratus.image.models import Image, ImageMember
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import Conflict, Forbidden, NotFound
+from stratus.runtime.api.routing import Router, app_backend
 from stratus.runtime.api.validation import json_body
 from stratus.runtime.db import utcnow
 
-router = APIRouter(prefix="/v2/images/{image_id}/members")
+router = Router(prefix="/v2/images/{image_id}/members")
 
 
 @router.post("")
 def add_member(
     image_id: str,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
     body: NewMember = Depends(json_body(NewMember)),
 ) -> dict[str, Any]:
     with api.db.session() as session:
@@ -41,7 +42,7 @@ def add_member(
 
 @router.get("")
 def list_members(
-    image_id: str, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(backend)
+    image_id: str, ctx: RequestContext = Depends(authenticated), api: Backend = Depends(app_backend)
 ) -> dict[str, Any]:
     with api.db.session() as session:
         image = _shared_image(session, ctx, api, image_id, "get_members")
@@ -54,7 +55,7 @@ def show_member(
     image_id: str,
     member_id: str,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     with api.db.session() as session:
         image = _shared_image(session, ctx, api, image_id, "get_members")
@@ -68,7 +69,7 @@ def update_member(
     image_id: str,
     member_id: str,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
     body: MemberStatus = Depends(json_body(MemberStatus)),
 ) -> dict[str, Any]:
     with api.db.session() as session:
@@ -89,7 +90,7 @@ def delete_member(
     image_id: str,
     member_id: str,
     ctx: RequestContext = Depends(authenticated),
-    api: Backend = Depends(backend),
+    api: Backend = Depends(app_backend),
 ) -> Response:
     with api.db.session() as session:
         _shared_image(session, ctx, api, image_id, "delete_member")

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from stratus.image.api import fields
 from stratus.runtime.api.auth import authenticated
+from stratus.runtime.api.routing import Router
 
-router = APIRouter(prefix="/v2/schemas", dependencies=[Depends(authenticated)])
+router = Router(prefix="/v2/schemas", dependencies=[Depends(authenticated)])
 
 _NULLABLE_STRING = ["null", "string"]
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 
-router = APIRouter()
+from stratus.runtime.api.routing import Router
+
+router = Router()
 
 CURRENT = 7  # v2.7: image upload and download, sharing, os_hidden and secure hashes
 SUPPORTED = range(CURRENT, -1, -1)

@@ -7,20 +7,21 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from stratus.network import agents, models, policy
-from stratus.network.api.common import Body, backend, boolean, fields_of, select_fields
+from stratus.network.api.common import Body, boolean, fields_of, select_fields
 from stratus.network.backend import Backend
 from stratus.network.errors import not_found
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest
+from stratus.runtime.api.routing import Router, app_backend
 from stratus.runtime.api.validation import json_body
 
-router = APIRouter()
+router = Router()
 AGENT_FILTERS = ("agent_type", "binary", "host", "topic", "availability_zone")
 
 
@@ -58,7 +59,9 @@ def render(agent: models.Agent, down_time: int) -> dict[str, Any]:
 
 @router.get("/v2.0/agents")
 def list_agents(
-    request: Request, ctx: RequestContext = Depends(authenticated), be: Backend = Depends(backend)
+    request: Request,
+    ctx: RequestContext = Depends(authenticated),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     policy.enforce(ctx, "get_agent")
     params = request.query_params
@@ -93,7 +96,7 @@ def _find(session: Session, agent_id: str) -> models.Agent:
 
 @router.get("/v2.0/agents/{agent_id}")
 def show_agent(
-    agent_id: str, ctx: RequestContext = Depends(authenticated), be: Backend = Depends(backend)
+    agent_id: str, ctx: RequestContext = Depends(authenticated), be: Backend = Depends(app_backend)
 ) -> dict[str, Any]:
     policy.enforce(ctx, "get_agent")
     return {"agent": be.transaction(lambda s: render(_find(s, agent_id), be.agent_down_time))}
@@ -104,7 +107,7 @@ def update_agent(
     agent_id: str,
     body: UpdateRequest = Depends(json_body(UpdateRequest)),
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     policy.enforce(ctx, "update_agent")
 
@@ -122,7 +125,7 @@ def update_agent(
 
 @router.delete("/v2.0/agents/{agent_id}", status_code=204)
 def delete_agent(
-    agent_id: str, ctx: RequestContext = Depends(authenticated), be: Backend = Depends(backend)
+    agent_id: str, ctx: RequestContext = Depends(authenticated), be: Backend = Depends(app_backend)
 ) -> Response:
     policy.enforce(ctx, "delete_agent")
     be.transaction(lambda s: s.delete(_find(s, agent_id)))
@@ -131,7 +134,9 @@ def delete_agent(
 
 @router.get("/v2.0/availability_zones")
 def list_zones(
-    request: Request, ctx: RequestContext = Depends(authenticated), be: Backend = Depends(backend)
+    request: Request,
+    ctx: RequestContext = Depends(authenticated),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     params = request.query_params
     filters = {

@@ -29,7 +29,7 @@ NAME_LENGTH = 255
 
 
 def backend(request: Request) -> Backend:
-    """FastAPI dependency: the network service behind this app."""
+    """The network service behind this app."""
     return request.app.state.backend
 
 

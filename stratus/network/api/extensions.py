@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from stratus.network.errors import not_found
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
+from stratus.runtime.api.routing import Router
 
-router = APIRouter()
+router = Router()
 UPDATED = "2025-01-01T00:00:00-00:00"
 
 EXTENSIONS = {

@@ -7,7 +7,7 @@ import ipaddress
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -15,7 +15,6 @@ from stratus.network import models, policy, ports, quotas, tags
 from stratus.network.api import access
 from stratus.network.api.common import (
     Body,
-    backend,
     check_revision,
     collection,
     fields_of,
@@ -30,10 +29,11 @@ from stratus.network.backend import Backend
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, Conflict, NotFound
+from stratus.runtime.api.routing import Router, app_backend
 from stratus.runtime.api.validation import json_body
 from stratus.runtime.db import new_id
 
-router = APIRouter()
+router = Router()
 
 
 class FloatingIPCreate(Body):
@@ -100,7 +100,9 @@ SORT_KEYS = ("id", "floating_ip_address", "status", "created_at", "project_id")
 
 @router.get("/v2.0/floatingips")
 def list_floatingips(
-    request: Request, ctx: RequestContext = Depends(authenticated), be: Backend = Depends(backend)
+    request: Request,
+    ctx: RequestContext = Depends(authenticated),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     query = list_query(request, models.FloatingIP, FILTERS, SORT_KEYS)
 
@@ -117,7 +119,7 @@ def show_floatingip(
     floatingip_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     def work(session: Session) -> dict[str, Any]:
         return render(access.find(session, ctx, models.FloatingIP, floatingip_id))
@@ -129,7 +131,7 @@ def show_floatingip(
 def create_floatingip(
     body: CreateRequest = Depends(json_body(CreateRequest)),
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     spec = body.floatingip
     project = _owner(spec, ctx)
@@ -298,7 +300,7 @@ def update_floatingip(
     request: Request,
     body: UpdateRequest = Depends(json_body(UpdateRequest)),
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     spec = body.floatingip
 
@@ -332,7 +334,7 @@ def delete_floatingip(
     floatingip_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> Response:
     def work(session: Session) -> tuple[str | None, list[tuple[str, str, str]]]:
         floating = access.find(session, ctx, models.FloatingIP, floatingip_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, defaultload
 
@@ -15,7 +15,6 @@ from stratus.network.api.common import (
     OwnedBody,
     UpdateBody,
     apply,
-    backend,
     boolean,
     check_revision,
     collection,
@@ -32,10 +31,11 @@ from stratus.network.backend import Backend
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, Conflict
+from stratus.runtime.api.routing import Router, app_backend
 from stratus.runtime.api.validation import json_body
 from stratus.runtime.db import new_id
 
-router = APIRouter()
+router = Router()
 PROVIDER = ("segmentation_id", "physical_network", "network_type")
 MIN_MTU = 68
 
@@ -138,7 +138,7 @@ FILTERS = {
 def list_networks(
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     filters = (
         FILTERS if ctx.is_admin else {k: v for k, v in FILTERS.items() if "provider:" not in k}
@@ -162,7 +162,7 @@ def list_networks(
 def create_network(
     body: CreateRequest = Depends(json_body(CreateRequest)),
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     spec = body.network
     project = spec.owner(ctx)
@@ -237,7 +237,7 @@ def show_network(
     network_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     def work(session: Session) -> dict[str, Any]:
         network = access.find(session, ctx, models.Network, network_id, [SUBNET_IDS])
@@ -252,7 +252,7 @@ def update_network(
     request: Request,
     body: UpdateRequest = Depends(json_body(UpdateRequest)),
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     spec = body.network
 
@@ -341,7 +341,7 @@ def delete_network(
     network_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> Response:
     def work(session: Session) -> None:
         network = access.find(session, ctx, models.Network, network_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, lazyload
 
@@ -17,7 +17,6 @@ from stratus.network.api.common import (
     OwnedBody,
     UpdateBody,
     apply,
-    backend,
     boolean,
     check_revision,
     collection,
@@ -33,9 +32,10 @@ from stratus.network.backend import Backend
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, Conflict
+from stratus.runtime.api.routing import Router, app_backend
 from stratus.runtime.api.validation import json_body
 
-router = APIRouter()
+router = Router()
 VnicType = Literal[
     "normal",
     "direct",
@@ -184,7 +184,9 @@ SORT_KEYS = (
 
 @router.get("/v2.0/ports")
 def list_ports(
-    request: Request, ctx: RequestContext = Depends(authenticated), be: Backend = Depends(backend)
+    request: Request,
+    ctx: RequestContext = Depends(authenticated),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     query = list_query(request, models.Port, FILTERS, SORT_KEYS)
 
@@ -201,7 +203,7 @@ def show_port(
     port_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     def work(session: Session) -> dict[str, Any]:
         return render(access.find(session, ctx, models.Port, port_id), ctx)
@@ -261,7 +263,7 @@ def _fixed_ips(requests: list[FixedIPBody] | None) -> list[ports.FixedIP] | None
 def create_port(
     body: CreateRequest = Depends(json_body(CreateRequest)),
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     spec = body.port
     project = spec.owner(ctx)
@@ -316,7 +318,7 @@ def update_port(
     request: Request,
     body: UpdateRequest = Depends(json_body(UpdateRequest)),
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     spec = body.port
     pairs = (
@@ -403,7 +405,7 @@ def delete_port(
     port_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> Response:
     def work(session: Session) -> str:
         port = access.find(session, ctx, models.Port, port_id)

@@ -5,19 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from stratus.network import models, policy, quotas
-from stratus.network.api.common import backend
 from stratus.network.backend import Backend
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest
+from stratus.runtime.api.routing import Router, app_backend
 from stratus.runtime.api.validation import json_body
 
-router = APIRouter()
+router = Router()
 LIMIT = Field(None, ge=-1)
 
 
@@ -40,7 +40,7 @@ class QuotaRequest(BaseModel):
 
 @router.get("/v2.0/quotas")
 def list_quotas(
-    ctx: RequestContext = Depends(authenticated), be: Backend = Depends(backend)
+    ctx: RequestContext = Depends(authenticated), be: Backend = Depends(app_backend)
 ) -> dict[str, Any]:
     policy.enforce(ctx, "get_quotas")
 
@@ -58,7 +58,9 @@ def list_quotas(
 
 @router.get("/v2.0/quotas/{project_id}")
 def show_quota(
-    project_id: str, ctx: RequestContext = Depends(authenticated), be: Backend = Depends(backend)
+    project_id: str,
+    ctx: RequestContext = Depends(authenticated),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     policy.enforce(ctx, "get_quota", {"project_id": project_id})
     return {"quota": be.transaction(lambda s: quotas.limits(s, be.conf, project_id))}
@@ -66,7 +68,9 @@ def show_quota(
 
 @router.get("/v2.0/quotas/{project_id}/default")
 def show_defaults(
-    project_id: str, ctx: RequestContext = Depends(authenticated), be: Backend = Depends(backend)
+    project_id: str,
+    ctx: RequestContext = Depends(authenticated),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     policy.enforce(ctx, "get_quota", {"project_id": project_id})
     return {"quota": quotas.defaults(be.conf)}
@@ -74,7 +78,9 @@ def show_defaults(
 
 @router.get("/v2.0/quotas/{project_id}/details")
 def show_details(
-    project_id: str, ctx: RequestContext = Depends(authenticated), be: Backend = Depends(backend)
+    project_id: str,
+    ctx: RequestContext = Depends(authenticated),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     policy.enforce(ctx, "get_quota", {"project_id": project_id})
 
@@ -91,7 +97,7 @@ def update_quota(
     project_id: str,
     body: QuotaRequest = Depends(json_body(QuotaRequest)),
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     policy.enforce(ctx, "update_quota", {"project_id": project_id})
     wanted = {
@@ -124,7 +130,9 @@ def update_quota(
 
 @router.delete("/v2.0/quotas/{project_id}", status_code=204)
 def reset_quota(
-    project_id: str, ctx: RequestContext = Depends(authenticated), be: Backend = Depends(backend)
+    project_id: str,
+    ctx: RequestContext = Depends(authenticated),
+    be: Backend = Depends(app_backend),
 ) -> Response:
     policy.enforce(ctx, "delete_quota", {"project_id": project_id})
     be.transaction(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -16,7 +16,6 @@ from stratus.network.api.common import (
     OwnedBody,
     UpdateBody,
     apply,
-    backend,
     boolean,
     check_revision,
     collection,
@@ -33,10 +32,11 @@ from stratus.network.backend import Backend
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, Conflict
+from stratus.runtime.api.routing import Router, app_backend
 from stratus.runtime.api.validation import json_body
 from stratus.runtime.db import new_id
 
-router = APIRouter()
+router = Router()
 
 
 class GatewayIP(Body):
@@ -129,7 +129,9 @@ FILTERS = {
 
 @router.get("/v2.0/routers")
 def list_routers(
-    request: Request, ctx: RequestContext = Depends(authenticated), be: Backend = Depends(backend)
+    request: Request,
+    ctx: RequestContext = Depends(authenticated),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     query = list_query(request, models.Router, FILTERS)
 
@@ -146,7 +148,7 @@ def show_router(
     router_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     def work(session: Session) -> dict[str, Any]:
         return render_all(session, [access.find(session, ctx, models.Router, router_id)])[0]
@@ -181,7 +183,7 @@ def _gateway(
 def create_router(
     body: CreateRequest = Depends(json_body(CreateRequest)),
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     spec = body.router
     project = spec.owner(ctx)
@@ -220,7 +222,7 @@ def update_router(
     request: Request,
     body: UpdateRequest = Depends(json_body(UpdateRequest)),
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     spec = body.router
 
@@ -282,7 +284,7 @@ def add_extraroutes(
     request: Request,
     body: RoutesRequest = Depends(json_body(RoutesRequest)),
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     return _change_routes(router_id, request, body, ctx, be, add=True)
 
@@ -293,7 +295,7 @@ def remove_extraroutes(
     request: Request,
     body: RoutesRequest = Depends(json_body(RoutesRequest)),
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     return _change_routes(router_id, request, body, ctx, be, add=False)
 
@@ -325,7 +327,7 @@ def add_router_interface(
     router_id: str,
     body: InterfaceRequest = Depends(json_body(InterfaceRequest)),
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     _one_of(body)
 
@@ -356,7 +358,7 @@ def remove_router_interface(
     router_id: str,
     body: InterfaceRequest = Depends(json_body(InterfaceRequest)),
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     if body.subnet_id is None and body.port_id is None:
         _one_of(body)
@@ -380,7 +382,7 @@ def delete_router(
     router_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> Response:
     def work(session: Session) -> None:
         row = access.find(session, ctx, models.Router, router_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,6 @@ from stratus.network.api.common import (
     OwnedBody,
     UpdateBody,
     apply,
-    backend,
     boolean,
     check_revision,
     collection,
@@ -38,10 +37,11 @@ from stratus.network.backend import Backend
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, Conflict
+from stratus.runtime.api.routing import Router, app_backend
 from stratus.runtime.api.validation import json_body
 from stratus.runtime.db import new_id
 
-router = APIRouter()
+router = Router()
 
 # IANA protocol numbers of the names Neutron accepts.
 PROTOCOLS = {
@@ -158,7 +158,9 @@ def _ensure_own_default(session: Session, ctx: RequestContext) -> None:
 
 @router.get("/v2.0/security-groups")
 def list_groups(
-    request: Request, ctx: RequestContext = Depends(authenticated), be: Backend = Depends(backend)
+    request: Request,
+    ctx: RequestContext = Depends(authenticated),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     query = list_query(request, models.SecurityGroup, GROUP_FILTERS)
 
@@ -178,7 +180,7 @@ def show_group(
     group_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     def work(session: Session) -> dict[str, Any]:
         return render_group(access.find(session, ctx, models.SecurityGroup, group_id))
@@ -190,7 +192,7 @@ def show_group(
 def create_group(
     body: GroupCreateRequest = Depends(json_body(GroupCreateRequest)),
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     spec = body.security_group
     project = spec.owner(ctx)
@@ -217,7 +219,7 @@ def update_group(
     request: Request,
     body: GroupUpdateRequest = Depends(json_body(GroupUpdateRequest)),
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     spec = body.security_group
 
@@ -272,7 +274,7 @@ def delete_group(
     group_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> Response:
     def work(session: Session) -> None:
         group = access.find(session, ctx, models.SecurityGroup, group_id)
@@ -312,7 +314,9 @@ def delete_group(
 
 @router.get("/v2.0/security-group-rules")
 def list_rules(
-    request: Request, ctx: RequestContext = Depends(authenticated), be: Backend = Depends(backend)
+    request: Request,
+    ctx: RequestContext = Depends(authenticated),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     query = list_query(
         request,
@@ -341,7 +345,7 @@ def show_rule(
     rule_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     def work(session: Session) -> dict[str, Any]:
         return render_rule(access.find(session, ctx, models.SecurityGroupRule, rule_id))
@@ -353,7 +357,7 @@ def show_rule(
 def create_rule(
     body: RuleCreateRequest = Depends(json_body(RuleCreateRequest)),
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     spec = body.security_group_rule
     protocol, number = _protocol(spec.protocol)
@@ -508,7 +512,7 @@ def _check_duplicate(group: models.SecurityGroup, rule: models.SecurityGroupRule
 def delete_rule(
     rule_id: str,
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> Response:
     def work(session: Session) -> str:
         rule = access.find(session, ctx, models.SecurityGroupRule, rule_id)

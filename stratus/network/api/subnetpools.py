@@ -7,7 +7,7 @@ import ipaddress
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
@@ -17,7 +17,6 @@ from stratus.network.api.common import (
     OwnedBody,
     UpdateBody,
     apply,
-    backend,
     boolean,
     check_revision,
     collection,
@@ -34,10 +33,11 @@ from stratus.network.backend import Backend
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import BadRequest, Conflict
+from stratus.runtime.api.routing import Router, app_backend
 from stratus.runtime.api.validation import json_body
 from stratus.runtime.db import new_id
 
-router = APIRouter()
+router = Router()
 PREFIXLEN = Field(None, ge=0, le=128)
 
 
@@ -134,7 +134,9 @@ def _check_single_default(session: Session, pool: models.SubnetPool) -> None:
 
 @router.get("/v2.0/subnetpools")
 def list_pools(
-    request: Request, ctx: RequestContext = Depends(authenticated), be: Backend = Depends(backend)
+    request: Request,
+    ctx: RequestContext = Depends(authenticated),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     query = list_query(request, models.SubnetPool, FILTERS)
 
@@ -151,7 +153,7 @@ def show_pool(
     pool_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     def work(session: Session) -> dict[str, Any]:
         return render(access.find(session, ctx, models.SubnetPool, pool_id))
@@ -163,7 +165,7 @@ def show_pool(
 def create_pool(
     body: CreateRequest = Depends(json_body(CreateRequest)),
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     spec = body.subnetpool
     project = spec.owner(ctx)
@@ -206,7 +208,7 @@ def update_pool(
     request: Request,
     body: UpdateRequest = Depends(json_body(UpdateRequest)),
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     spec = body.subnetpool
 
@@ -247,7 +249,7 @@ def delete_pool(
     pool_id: str,
     request: Request,
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> Response:
     def work(session: Session) -> None:
         pool = access.find(session, ctx, models.SubnetPool, pool_id)

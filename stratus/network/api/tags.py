@@ -5,20 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from stratus.network import models, policy, tags
 from stratus.network.api import access
-from stratus.network.api.common import backend
 from stratus.network.backend import Backend
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
 from stratus.runtime.api.errors import NotFound
+from stratus.runtime.api.routing import Router, app_backend
 from stratus.runtime.api.validation import json_body
 
-router = APIRouter()
+router = Router()
 TAGGABLE: dict[str, type[models.StandardAttrs]] = {
     "networks": models.Network,
     "subnets": models.Subnet,
@@ -64,7 +64,7 @@ def list_tags(
     collection: str,
     resource_id: str,
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     def work(session: Session) -> list[str]:
         return [t.tag for t in _resource(session, ctx, collection, resource_id).tags]
@@ -78,7 +78,7 @@ def replace_tags(
     resource_id: str,
     body: TagsBody = Depends(json_body(TagsBody)),
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     return {"tags": _change(be, ctx, collection, resource_id, lambda _: body.tags)}
 
@@ -89,7 +89,7 @@ def add_tags(
     resource_id: str,
     body: TagsBody = Depends(json_body(TagsBody)),
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> dict[str, Any]:
     return {"tags": _change(be, ctx, collection, resource_id, lambda now: [*now, *body.tags])}
 
@@ -99,7 +99,7 @@ def remove_all_tags(
     collection: str,
     resource_id: str,
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> Response:
     _change(be, ctx, collection, resource_id, lambda _: [])
     return Response(status_code=204)
@@ -111,7 +111,7 @@ def check_tag(
     resource_id: str,
     tag: str,
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> Response:
     def work(session: Session) -> bool:
         row = _resource(session, ctx, collection, resource_id)
@@ -128,7 +128,7 @@ def add_tag(
     resource_id: str,
     tag: str,
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> Response:
     _change(be, ctx, collection, resource_id, lambda now: [*now, tag])
     return Response(status_code=201)
@@ -140,7 +140,7 @@ def remove_tag(
     resource_id: str,
     tag: str,
     ctx: RequestContext = Depends(authenticated),
-    be: Backend = Depends(backend),
+    be: Backend = Depends(app_backend),
 ) -> Response:
     def edit(now: list[str]) -> list[str]:
         if tag not in now:

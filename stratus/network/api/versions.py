@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 
 from stratus.runtime.api.auth import authenticated
 from stratus.runtime.api.context import RequestContext
+from stratus.runtime.api.routing import Router
 
-router = APIRouter()
+router = Router()
 RESOURCES = (
     ("network", "networks"),
     ("subnet", "subnets"),
