@@ -15,7 +15,6 @@ import os
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -170,14 +169,10 @@ class ComputeAgent:
             network_info: list[dict[str, Any]] = []
             try:
                 ports: dict[str, dict[str, Any]] = {}
-                # The disk is made while the ports are.
-                with ThreadPoolExecutor(1, thread_name_prefix="prepare") as pool:
-                    prepared = pool.submit(self.driver.prepare, instance)
-                    try:
-                        network_info = self.networking.allocate(instance, host, ports)
-                    finally:
-                        wait([prepared])
-                prepared.result()
+                # First, so that what the driver starts in the background (QEMU, on most
+                # machines) is under way before the ports take the process's time.
+                self.driver.prepare(instance)
+                network_info = self.networking.allocate(instance, host, ports)
                 self.driver.spawn(instance, network_info, ports)
             except Exception as exc:
                 LOG.warning("building %s on %s failed: %s", instance["uuid"], host, exc)

@@ -59,8 +59,9 @@ class VirtDriver(ABC):
         holds them (a driver need not read them again)."""
 
     def prepare(self, instance: Instance) -> None:
-        """What of the server's build needs no network: done (e.g. its disk made) while
-        its ports are made, before :meth:`spawn`; what it made goes with :meth:`destroy`.
+        """What of the server's build needs no network: done (e.g. its disk made) before
+        its ports are made and :meth:`spawn`; what it may leave going in the background
+        (a domain starting) runs while they are. What it made goes with :meth:`destroy`.
         Nothing by default."""
         return None
 

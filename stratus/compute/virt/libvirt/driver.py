@@ -125,9 +125,9 @@ class LibvirtDriver(VirtDriver):
             raise VirtError(f"cannot run the domain of {instance['uuid']}: {exc}") from exc
 
     def prepare(self, instance: Instance) -> None:
-        """The disk made and the kernel and ramdisk cached (the ports are being made);
-        where NICs can be hot plugged before the guest first runs, its domain is defined
-        without them and starts paused meanwhile (QEMU's start is most of a boot)."""
+        """The disk made and the kernel and ramdisk cached; where NICs can be hot plugged
+        before the guest first runs, its domain is defined without them and starts paused
+        in the background while the ports are made (QEMU's start is most of a boot)."""
         disk = self._disk(instance)
         if not hot_plugs_on_root_bus(instance):
             self._boot(instance, disk)
