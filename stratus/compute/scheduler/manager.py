@@ -102,7 +102,7 @@ class Scheduler:
         rated_by = [w for w in self.weighers if w.multiplier and w.applies(request)]
         if all(filters.fusable(c) for _, c in checks) and all(w.attribute for w in rated_by):
             # Only room asked for, weighed by free resources only: a kept ranking serves.
-            floors = filters.Floors.of([c for _, c in checks if filters.fusable(c)])
+            floors = filters.Floors.of([c for _, c in checks])  # all fusable here
             hosts, totals = self.pools.ranking(floors, rated_by)
             if hosts:
                 return hosts, totals
