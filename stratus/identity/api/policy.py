@@ -62,9 +62,10 @@ def enforce(ctx: RequestContext, action: str, **target: str | None) -> None:
 
 def allowed(action: str) -> Callable[..., RequestContext]:
     """A dependency giving the caller's context once the rule for ``action`` allows it.
-    Declared before the body, it refuses a caller before the body is even read."""
+    Declared before the body, it refuses a caller before the body is even read. Async:
+    the rule is checked in memory, no worker thread is needed for it."""
 
-    def dependency(ctx: RequestContext = Depends(authenticated)) -> RequestContext:
+    async def dependency(ctx: RequestContext = Depends(authenticated)) -> RequestContext:
         enforce(ctx, action)
         return ctx
 
